@@ -1,0 +1,110 @@
+"""Tests for mae_theory.plotting: every function returns the right matplotlib object."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from mae_theory import plotting as P  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_use_book_style_is_idempotent():
+    P.use_book_style()
+    first = dict(plt.rcParams)
+    P.use_book_style()
+    assert dict(plt.rcParams) == first
+    assert not plt.rcParams["axes.spines.top"] and not plt.rcParams["axes.spines.right"]
+    assert plt.rcParams["figure.dpi"] == 100 and plt.rcParams["savefig.dpi"] == 150
+    colours = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
+    assert colours[:2] == ["#0072B2", "#D55E00"]
+
+
+def test_show_images_tiles_gray_and_rgb():
+    ax = P.show_images(None, torch.rand(10, 1, 8, 8), nrow=4, title="ten")
+    assert ax.images[0].get_array().shape == (3 * 9 + 1, 4 * 9 + 1)  # 3 rows x 4 columns
+    assert ax.get_title() == "ten"
+    fig, ax2 = plt.subplots()
+    assert P.show_images(ax2, np.random.rand(3, 3, 5, 5), nrow=8) is ax2
+    assert ax2.images[0].get_array().shape == (7, 19, 3)  # RGB, one row of three
+    assert P.show_images(None, torch.rand(1, 6, 6)).images[0].get_array().shape == (8, 8)
+    with pytest.raises(ValueError, match="C = 1 or 3"):
+        P.show_images(None, torch.rand(2, 2, 8, 8))
+    with pytest.raises(ValueError, match="nrow"):
+        P.show_images(None, torch.rand(2, 1, 8, 8), nrow=0)
+
+
+def test_plot_patches_greys_masked_patches_and_draws_grid():
+    img = torch.ones(1, 8, 8)
+    ax = P.plot_patches(img, 2, mask=torch.tensor([1.0] + [0.0] * 15))
+    shown = np.asarray(ax.images[0].get_array())
+    assert np.all(shown[:2, :2] == P.MASK_GREY) and np.all(shown[2:, :] == 1.0)
+    assert len(ax.lines) == 2 * (4 + 1)
+    assert len(P.plot_patches(np.random.rand(3, 8, 8), 4).images) == 1  # RGB, no mask
+    with pytest.raises(ValueError, match=r"mask must have L = \(H/p\)\(W/p\) = 16"):
+        P.plot_patches(img, 2, mask=torch.zeros(4))
+    with pytest.raises(ValueError, match="patch size p=3"):
+        P.plot_patches(img, 3)
+    with pytest.raises(ValueError, match="one image"):
+        P.plot_patches(torch.rand(2, 1, 8, 8), 2)
+
+
+def test_plot_reconstructions_grid_and_pasting():
+    x, rec = torch.rand(3, 1, 8, 8), torch.zeros(3, 1, 8, 8)
+    masks = torch.zeros(3, 4)
+    masks[:, 0] = 1  # top-left 4x4 patch masked
+    fig = P.plot_reconstructions(x, masks, rec, 4)
+    assert len(fig.axes) == 9
+    assert [a.get_title() for a in fig.axes[:3]] == ["original", "visible", "reconstruction"]
+    pasted = np.asarray(fig.axes[2].images[0].get_array())
+    assert np.all(pasted[:4, :4] == 0.0)  # the prediction, where masked
+    np.testing.assert_allclose(pasted[4:], x[0, 0, 4:].numpy(), rtol=0, atol=1e-7)
+    visible = np.asarray(fig.axes[1].images[0].get_array())
+    assert np.all(visible[:4, :4] == P.MASK_GREY)
+    fig = P.plot_reconstructions(x.numpy(), masks.numpy(), rec.numpy(), 4, error=True)
+    assert len(fig.axes) == 12 + 1  # + colour bar
+    assert fig.axes[3].get_title() == "error"
+    with pytest.raises(ValueError, match="share a shape"):
+        P.plot_reconstructions(x, masks, rec[:2], 4)
+    with pytest.raises(ValueError, match="titles needs 3 entries"):
+        P.plot_reconstructions(x, masks, rec, 4, titles=("a", "b"))
+
+
+def test_plot_loss_curve():
+    hist = [{"step": s, "loss": 2.0 / (s + 1), "lr": 1e-3} for s in range(20)]
+    ax = P.plot_loss_curve(hist, label="run 1")
+    assert ax.get_yscale() == "log" and len(ax.lines) == 1
+    assert len(ax.lines[0].get_xdata()) == 20 and ax.get_legend() is not None
+    assert P.plot_loss_curve(hist[:5], ax=ax) is ax and len(ax.lines) == 2
+    ax = P.plot_loss_curve(hist, show_lr=True)
+    assert len(ax.figure.axes) == 2  # twin axis for the learning rate
+    with pytest.raises(ValueError, match="history is empty"):
+        P.plot_loss_curve([])
+    with pytest.raises(ValueError, match=r"missing \['loss'\]"):
+        P.plot_loss_curve([{"step": 0}])
+
+
+def test_plot_ratio_sweep_seeds_and_baseline():
+    ratios = [0.25, 0.5, 0.75, 0.9]
+    values = torch.tensor([[1.0, 2.0, 3.0, 4.0], [3.0, 2.0, 5.0, 4.0]])
+    ax = P.plot_ratio_sweep(ratios, values, baseline=2.5, ylabel="acc")
+    (bars,) = ax.containers
+    np.testing.assert_allclose(bars.lines[0].get_ydata(), [2.0, 2.0, 4.0, 4.0])
+    assert bars.has_yerr and ax.get_ylabel() == "acc"
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_ydata()[0] == 2.5
+    ax = P.plot_ratio_sweep(np.array(ratios), np.arange(4.0))
+    assert not ax.containers[0].has_yerr and ax.get_legend() is None
+    with pytest.raises(ValueError, match=r"values must have shape \(R,\) or \(S, R\)"):
+        P.plot_ratio_sweep(ratios, np.zeros((2, 3)))

@@ -1,10 +1,13 @@
 """mae_theory: the package behind *Understanding Masked Autoencoders*.
 
-Each module is one concept of the book; the flat API below is what the chapters call.
+Each module is one concept of the book (runtime, masking, models, train, data, metrics,
+plotting, widgets); the flat API below is what the chapters call.
 """
 
 __version__ = "0.1.0"
 
+from . import data, masking, metrics, models, plotting, runtime  # noqa: E402
+from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
 from .masking import (  # noqa: E402
     Masking,
     block_mask,
@@ -15,29 +18,52 @@ from .masking import (  # noqa: E402
     random_masking,
     unpatchify,
 )
+from .metrics import masked_mse, mean_patch  # noqa: E402
 from .models import MAE, sincos_pos_embed_2d  # noqa: E402
-from .runtime import (  # noqa: E402
-    SeedLike,
-    autocast,
-    make_generator,
-    provenance,
-    resolve_device,
-)
+from .runtime import SeedLike, autocast, make_generator, provenance, resolve_device  # noqa: E402
+from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
 
 __all__ = [
     "MAE",
+    "ImageData",
     "Masking",
     "SeedLike",
+    "TrainConfig",
+    "TrainResult",
     "autocast",
     "block_mask",
+    "data",
     "grid_mask",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "lr_at",
     "make_generator",
+    "masked_mse",
+    "masking",
     "masking_from_mask",
+    "mean_patch",
+    "metrics",
+    "models",
     "n_visible",
     "patchify",
+    "plotting",
     "provenance",
     "random_masking",
     "resolve_device",
+    "runtime",
     "sincos_pos_embed_2d",
+    "synthetic_shapes",
+    "train",
     "unpatchify",
+    "widgets",
 ]
+
+
+def __getattr__(name):
+    # widgets needs ipywidgets (and a notebook) only when an explorer is used: import it lazily
+    if name == "widgets":
+        import importlib
+
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module 'mae_theory' has no attribute {name!r}")

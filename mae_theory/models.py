@@ -10,7 +10,8 @@ implementation (He et al., 2022), so readers can swap the two. The steps, in boo
 4. project to the decoder width, put a shared learned mask token at every masked position,
    add the decoder's position embeddings, run the decoder, predict every patch;
 5. the loss is the mean squared error on masked patches only,
-   :math:`\\mathcal{L} = \\frac{1}{|M|} \\sum_{l \\in M} \\lVert \\hat x_l - x_l \\rVert^2 / (p^2 C)`,
+   :math:`\\mathcal{L} = \\frac{1}{|M|} \\sum_{l \\in M}
+   \\lVert \\hat x_l - x_l \\rVert^2 / (p^2 C)`,
    with each target patch normalised to zero mean, unit variance when ``norm_pix_loss``.
 
 Attention is :func:`torch.nn.functional.scaled_dot_product_attention`, which picks a fused kernel
@@ -246,7 +247,7 @@ class MAE(nn.Module):
         self, batch_size: int, mask_ratio: float = 0.75, *, unit: int = 1,
         seed: SeedLike = None, device: torch.device | str | None = None,
     ) -> Masking:
-        """Random masks for this model's patch grid (see :func:`~mae_theory.masking.random_masking`)."""
+        """Random masks for this model's patch grid (:func:`~mae_theory.masking.random_masking`)."""
         device = self.pos_embed.device if device is None else device
         return random_masking(batch_size, self.grid_size, mask_ratio, unit=unit, seed=seed,
                               device=device)

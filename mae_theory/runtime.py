@@ -21,7 +21,7 @@ SeedLike = int | torch.Generator | None
 """A seed: an ``int``, a ready ``torch.Generator`` (used as it is), or ``None`` (fresh entropy)."""
 
 DeviceLike = str | torch.device | None
-"""A device: ``"auto"``/``None`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``..."""
+"""A device: ``"auto"``/``None`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda:1"``..."""
 
 
 def resolve_device(device: DeviceLike = "auto") -> torch.device:
@@ -171,12 +171,17 @@ def provenance(device: torch.device | str = "cpu") -> dict:
 
     from . import __version__
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
+    commit = os.environ.get("MAE_THEORY_GIT_COMMIT")  # set where the tree travels without .git
+    if not commit:
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            )
+            commit = out.stdout.strip() if out.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            commit = None
+    if commit and not (len(commit) == 40 and all(c in "0123456789abcdef" for c in commit)):
         commit = None
     return {
         "mae_theory": __version__,

@@ -1,0 +1,64 @@
+"""Interactive explorers for the chapters (ipywidgets).
+
+Each explorer is a function returning a widget; in a notebook its state is saved with the
+outputs, so the static book shows the explorer at its initial setting.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from .data import ImageData
+from .metrics import masked_mse
+from .models import MAE
+from .plotting import plot_reconstructions
+
+
+def reconstruction_explorer(
+    models: dict[int, MAE], data: ImageData, *, mask_ratio: float = 0.75, index: int = 0,
+    seed: int = 0,
+) -> widgets.Widget:
+    """Sliders for the mask ratio ``r``, the patch size ``p`` and the image.
+
+    Shows the original, the visible patches, the reconstruction and its error, and prints the
+    masked-patch error of the shown image.
+
+    Parameters
+    ----------
+    models : dict mapping patch size p to a trained MAE
+    data : ImageData
+        Images to reconstruct (normalised, as the models were trained).
+    mask_ratio, index : initial slider positions.
+    seed : int
+        Seeds the masks, so the same setting always shows the same mask.
+    """
+    if not models:
+        raise ValueError("models is empty; pass {patch_size: trained MAE}.")
+    sizes = sorted(models)
+    ratio = widgets.FloatSlider(value=mask_ratio, min=0.0, max=0.9, step=0.05,
+                                description="mask ratio r", continuous_update=False)
+    patch = widgets.ToggleButtons(options=sizes, value=sizes[0], description="patch size p")
+    image = widgets.IntSlider(value=index, min=0, max=len(data) - 1, description="image",
+                              continuous_update=False)
+
+    def show(r: float, p: int, i: int) -> None:
+        model = models[p]
+        x = data.images[i : i + 1]
+        try:
+            recon, mask = model.reconstruct(x, r, seed=seed)
+        except ValueError as err:  # e.g. a ratio that leaves no visible patch at this p
+            print(err)
+            return
+        err = masked_mse(model.patchify(recon), model.patchify(x), mask)
+        fig = plt.figure(figsize=(8, 2.4))
+        plot_reconstructions(data.denormalize(x), mask, data.denormalize(recon), p,
+                             error=True, fig=fig)
+        plt.show()
+        print(f"p={p}: {int(mask.sum())} of {mask.shape[1]} patches masked, "
+              f"masked-patch MSE {err.item():.3f} (normalised units)")
+
+    out = widgets.interactive_output(show, {"r": ratio, "p": patch, "i": image})
+    return widgets.VBox([widgets.HBox([ratio, image]), patch, out])
+
+

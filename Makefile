@@ -1,0 +1,53 @@
+# Every target sets itself up: a virtual environment in .venv with the CPU build of torch
+# (unless a torch is already there: GPU users install their CUDA build first, see README).
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+STAMP      := $(VENV)/.installed-stamp
+NOTEBOOKS  := $(sort $(wildcard book/[0-9]*.ipynb))
+PIP        := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: setup book test test-fast lab execute gpu-experiments bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) "$(TORCH_SPEC)"
+	$(PIP) -e ".[dev]"
+	touch $(STAMP)
+
+## make book: execute every chapter and build the HTML book (warnings are errors)
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "open _build/html/index.html"
+
+## make test: unit tests, doctests and every chapter through nbval (GPU tests skip without CUDA)
+test: $(STAMP)
+	$(PY) -m pytest -m "not gpu" tests mae_theory $(NOTEBOOKS) \
+	    --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+## make test-fast: unit tests only
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not gpu and not slow" tests mae_theory
+
+## make lab: JupyterLab on the book, widgets live
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab book/
+
+## make execute: re-run every chapter in place (refreshes the committed outputs and widget state)
+execute: $(STAMP)
+	$(VENV)/bin/jupyter execute --inplace $(NOTEBOOKS)
+
+## make bench: training-step throughput on this machine's GPU (see benchmarks/README.md)
+bench: $(STAMP)
+	$(PY) benchmarks/bench_train_step.py --hf
+
+## make gpu-experiments: the GPU tests and benchmarks (needs a CUDA build of torch)
+gpu-experiments: $(STAMP)
+	$(PY) -m pytest -m gpu tests
+	$(PY) benchmarks/bench_train_step.py --hf --out benchmarks/results.json
+
+clean:
+	rm -rf _build

@@ -253,7 +253,9 @@ def train(
         from it (it must have been written with the same config).
     stop_at : int, optional
         Stop after this many steps in total (for training in chunks); resume later with the
-        same ``checkpoint``.
+        same ``checkpoint``. On the CPU the resumed run ends with exactly the weights of an
+        uninterrupted one; its history matches too when ``stop_at`` is a multiple of
+        ``cfg.log_every`` (history entries average over logging intervals).
 
     Returns
     -------

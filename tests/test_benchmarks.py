@@ -18,3 +18,13 @@ def test_benchmark_smoke_run_writes_results(tmp_path, monkeypatch):
     assert result["schema"] == 1 and "error" not in row
     assert row["images_per_s"] > 0 and row["step_ms"] > 0
     assert result["provenance"]["torch"]
+
+
+def test_fashion_mnist_script_smoke_run(tmp_path, monkeypatch):
+    out = tmp_path / "fashion.json"
+    script = BENCH.parent / "train_fashion_mnist.py"
+    monkeypatch.setattr(sys, "argv", ["train", "--smoke", "--out", str(out)])
+    assert runpy.run_path(str(script), run_name="train")["main"]() == 0
+    result = json.loads(out.read_text())
+    assert result["steps"] == 4 and set(result["test_masked_mse"]) == {"0.25", "0.5", "0.75", "0.9"}
+    assert result["provenance"]["device"].startswith("cpu")

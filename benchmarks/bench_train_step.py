@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import sys
 import time
@@ -30,7 +29,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from mae_theory import MAE
-from mae_theory.runtime import peak_bf16_flops, provenance, resolve_device
+from mae_theory.runtime import peak_bf16_flops, provenance, resolve_device, save_json
 from mae_theory.train import Batches, TrainConfig, compile_model, make_optimizer, train_step
 
 # name: (img, patch, chans, D, depth, heads, D_dec, depth_dec, heads_dec, batch)
@@ -235,8 +234,9 @@ def main(argv=None) -> int:
                     if device.type == "cuda":
                         torch.cuda.empty_cache()
                     # written after every row, so a run cut short still leaves its results
-                    _write(out, {"schema": 1, "kind": "train_step_benchmark", "rows": rows,
-                                 "steps": args.steps, "warmup": args.warmup, "provenance": prov})
+                    save_json({"schema": 1, "kind": "train_step_benchmark", "rows": rows,
+                               "steps": args.steps, "warmup": args.warmup, "provenance": prov},
+                              out)
     print("\n| impl | config | mode | attn | batch | images/s | ms/step | MFU |\n"
           "|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -247,14 +247,6 @@ def main(argv=None) -> int:
         print(f"| {r['impl']} | {r['config']} | {r['mode']} | {r['attn']} | {r['batch']} | "
               f"{r['images_per_s']:,.0f} | {r['step_ms']:.2f} | {mfu} |")
     return 0
-
-
-def _write(out: Path, result: dict) -> None:
-    """Write ``result`` as JSON atomically (temporary file, then rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out)
 
 
 if __name__ == "__main__":

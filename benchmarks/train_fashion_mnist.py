@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
-from pathlib import Path
 
 import mae_theory as mt
+from mae_theory.runtime import save_json
 
 
 def main(argv=None) -> int:
@@ -62,11 +61,7 @@ def main(argv=None) -> int:
            "steady_mfu": sum(mfus) / len(mfus) if mfus else None,
            "final_loss": result.final_loss, "test_masked_mse": scores,
            "history": list(result.history), "provenance": result.provenance}
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    os.replace(tmp, path)
+    save_json(out, args.out)
     print(json.dumps({k: v for k, v in out.items() if k not in ("history", "config")}, indent=1))
     return 0
 

@@ -31,6 +31,7 @@ from .masking import (
     Masking,
     check_mask_ratio,
     masking_from_mask,
+    n_visible,
     patchify,
     random_masking,
     unpatchify,
@@ -397,8 +398,6 @@ class MAE(nn.Module):
         Counts ``2 * in * out`` per linear layer per token and ``4 * T^2 * D`` per attention
         layer (scores and weighted sum); ignores norms, softmax and GELU.
         """
-        from .masking import n_visible
-
         t_enc = n_visible(self.num_patches, mask_ratio) + 1
         t_dec = self.num_patches + 1
         patch_dim = self.patch_embed.in_features

@@ -190,3 +190,15 @@ def provenance(device: torch.device | str = "cpu") -> dict:
         "git_commit": commit,
         "device": device_name(device),
     }
+
+
+def save_json(obj: dict, path) -> None:
+    """Write ``obj`` as JSON atomically (temporary file, then rename): never a half-written file."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)

@@ -12,8 +12,10 @@ Weights stay in float32 and no gradient scaler is needed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -167,7 +169,6 @@ def provenance(device: torch.device | str = "cpu") -> dict:
     """Where a result came from: package, torch and Python versions, git commit, device."""
     import platform
     import subprocess
-    from pathlib import Path
 
     from . import __version__
 
@@ -192,13 +193,18 @@ def provenance(device: torch.device | str = "cpu") -> dict:
     }
 
 
-def save_json(obj: dict, path) -> None:
-    """Write ``obj`` as JSON atomically (temporary file, then rename): never a half-written file."""
-    import json
-    from pathlib import Path
+def atomic_write(path, write) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``.
 
+    A reader never sees a half-written file, even if the writer dies midway.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
+    write(tmp)
     os.replace(tmp, path)
+
+
+def save_json(obj: dict, path) -> None:
+    """Write ``obj`` as indented JSON with :func:`atomic_write`."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1)))

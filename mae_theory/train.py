@@ -33,6 +33,7 @@ from .masking import check_mask_ratio
 from .models import MAE
 from .runtime import (
     SeedLike,
+    atomic_write,
     autocast,
     derive_seed,
     make_generator,
@@ -184,13 +185,6 @@ def _as_images(data, model: MAE) -> torch.Tensor:
     return images.float()
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 class Batches:
     """Draws (images, masking) for each step on one generator: CPU (exact) or CUDA (fast)."""
 
@@ -303,9 +297,10 @@ def train(
 
     def save() -> None:
         if ckpt_path is not None:
-            _save_atomic({"config": dataclasses.asdict(cfg), "model": model.state_dict(),
-                          "optimizer": optimizer.state_dict(), "generator": batches.state(),
-                          "step": step, "history": history, "seed": seed_record}, ckpt_path)
+            state = {"config": dataclasses.asdict(cfg), "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "generator": batches.state(),
+                     "step": step, "history": history, "seed": seed_record}
+            atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
 
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     flops = 3 * model.flops_per_image(cfg.mask_ratio)

@@ -60,5 +60,3 @@ def reconstruction_explorer(
 
     out = widgets.interactive_output(show, {"r": ratio, "p": patch, "i": image})
     return widgets.VBox([widgets.HBox([ratio, image]), patch, out])
-
-

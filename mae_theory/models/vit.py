@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masking import (
+from ..masking import (
     Masking,
     check_mask_ratio,
     masking_from_mask,
@@ -36,7 +36,7 @@ from .masking import (
     random_masking,
     unpatchify,
 )
-from .runtime import SeedLike, make_generator
+from ..runtime import SeedLike, make_generator
 
 
 def sincos_pos_embed_2d(embed_dim: int, grid_size: tuple[int, int]) -> torch.Tensor:

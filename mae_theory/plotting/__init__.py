@@ -1,0 +1,27 @@
+"""The book's figure style and one function per recurring figure.
+
+One file per family of figures, so a chapter's figures are easy to find:
+
+- :mod:`~mae_theory.plotting.style`: the book style, the palette and shared helpers;
+- :mod:`~mae_theory.plotting.images`: images, patches, masks, reconstructions;
+- :mod:`~mae_theory.plotting.training`: loss curves and sweeps over the masking ratio.
+
+Every function takes torch tensors or numpy arrays alike, draws into an axes or figure it is
+given (or a new one), returns it, and never calls ``plt.show()``: the notebook displays it.
+"""
+
+from .images import plot_patches, plot_reconstructions, show_images
+from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
+from .training import plot_loss_curve, plot_ratio_sweep
+
+__all__ = [
+    "BOOK_STYLE",
+    "MASK_GREY",
+    "OKABE_ITO",
+    "plot_loss_curve",
+    "plot_patches",
+    "plot_ratio_sweep",
+    "plot_reconstructions",
+    "show_images",
+    "use_book_style",
+]

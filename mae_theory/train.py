@@ -167,24 +167,6 @@ def augment_batch(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tens
     return torch.gather(xp, 3, cols)
 
 
-def _as_images(data, model: MAE) -> torch.Tensor:
-    images = getattr(data, "images", data)
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(
-            "images must be a tensor of shape (N, C, H, W) or an ImageData; got "
-            f"{type(images).__name__}{tuple(getattr(images, 'shape', ()))}."
-        )
-    if images.shape[0] == 0:
-        raise ValueError("images is an empty data set (N = 0); load or generate some images.")
-    if images.shape[1] != model.in_chans or tuple(images.shape[-2:]) != model.img_size:
-        raise ValueError(
-            f"images of shape {tuple(images.shape[1:])} do not fit the model, which expects "
-            f"(C, H, W) = ({model.in_chans}, {model.img_size[0]}, {model.img_size[1]}). "
-            "Build the MAE with matching img_size and in_chans."
-        )
-    return images.float()
-
-
 class Batches:
     """Draws (images, masking) for each step on one generator: CPU (exact) or CUDA (fast)."""
 
@@ -230,10 +212,14 @@ def train(
 
     Parameters
     ----------
-    model : MAE
-        Moved to ``device`` and trained in place.
+    model : MAE, or any model with the same training protocol
+        Moved to ``device`` and trained in place. The loop needs four methods:
+        ``check_inputs(x) -> x`` (validates the whole data set, returns it as float),
+        ``make_masking(n, mask_ratio, *, unit, seed, device)``,
+        ``forward(x, *, masking) -> (loss, pred, mask)`` and ``flops_per_image(mask_ratio)``.
     images : torch.Tensor, shape (N, C, H, W), or ImageData
-        Normalised images; held on the device for the whole run.
+        Normalised images (or, for another model, whatever its ``check_inputs`` accepts, such
+        as tokens of shape (N, L, D)); held on the device for the whole run.
     cfg : TrainConfig
     seed : SeedLike
         Seeds batches, masks and augmentation (``int`` recommended: it is recorded).
@@ -276,7 +262,7 @@ def train(
     seed_record = seed if isinstance(seed, int) else None
     gen = make_generator(seed)
     model.to(dev).train()
-    data = _as_images(images, model).to(dev)
+    data = model.check_inputs(getattr(images, "images", images)).to(dev)
     optimizer = make_optimizer(model, cfg)
     batches = Batches(data, model, cfg, gen, dev)
     forward = compile_model(model, cfg, dev)

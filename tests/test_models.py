@@ -116,3 +116,28 @@ def test_same_seed_same_masks_on_cpu_and_gpu(tiny_mae):
     m_cpu = mae.make_masking(4, 0.75, seed=5)
     m_gpu = mae.make_masking(4, 0.75, seed=5, device="cuda")
     assert torch.equal(m_cpu.mask, m_gpu.mask.cpu())
+
+
+def test_attention_maps_match_the_forward_pass(tiny_mae):
+    # the explicit maps must be the ones SDPA applies: re-run block 0 by hand with them
+    tiny_mae = tiny_mae(depth=2)
+    imgs = torch.randn(2, tiny_mae.in_chans, *tiny_mae.img_size)
+    masking = tiny_mae.make_masking(2, 0.5, seed=1)
+    maps = tiny_mae.attention_maps(imgs, masking)
+    assert len(maps["encoder"]) == len(tiny_mae.blocks)
+    assert len(maps["decoder"]) == len(tiny_mae.decoder_blocks)
+    for a in maps["encoder"] + maps["decoder"]:
+        torch.testing.assert_close(a.sum(-1), torch.ones(a.shape[:-1]))
+    # decoder tokens: cls + every patch in grid order
+    assert maps["decoder"][0].shape[-1] == 1 + tiny_mae.num_patches
+    # block 0 of the encoder, rebuilt from its attention weights, equals the block's output
+    blk = tiny_mae.blocks[0]
+    patches = tiny_mae.patchify(imgs)
+    tok = tiny_mae.patch_embed(patches) + tiny_mae.pos_embed
+    tok = torch.gather(tok, 1, masking.ids_keep.unsqueeze(-1).expand(-1, -1, tok.shape[-1]))
+    tok = torch.cat([tiny_mae.cls_token.expand(2, -1, -1), tok], dim=1)
+    h = blk.norm1(tok)
+    n, t, d = h.shape
+    v = blk.attn.qkv(h).reshape(n, t, 3, blk.attn.num_heads, -1)[:, :, 2].transpose(1, 2)
+    att = (maps["encoder"][0] @ v).transpose(1, 2).reshape(n, t, d)
+    torch.testing.assert_close(blk.attn.proj(att), blk.attn(h), atol=1e-5, rtol=1e-4)

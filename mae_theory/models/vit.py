@@ -244,6 +244,23 @@ class MAE(nn.Module):
                 f"img_size={self.img_size}. Resize or crop the images."
             )
 
+    def check_inputs(self, images) -> torch.Tensor:
+        """Validate a whole data set for this model and return it as float (used by ``train``)."""
+        if not isinstance(images, torch.Tensor) or images.ndim != 4:
+            raise ValueError(
+                "images must be a tensor of shape (N, C, H, W) or an ImageData; got "
+                f"{type(images).__name__}{tuple(getattr(images, 'shape', ()))}."
+            )
+        if images.shape[0] == 0:
+            raise ValueError("images is an empty data set (N = 0); load or generate some images.")
+        if images.shape[1] != self.in_chans or tuple(images.shape[-2:]) != self.img_size:
+            raise ValueError(
+                f"images of shape {tuple(images.shape[1:])} do not fit the model, which expects "
+                f"(C, H, W) = ({self.in_chans}, {self.img_size[0]}, {self.img_size[1]}). "
+                "Build the MAE with matching img_size and in_chans."
+            )
+        return images.float()
+
     def make_masking(
         self, batch_size: int, mask_ratio: float = 0.75, *, unit: int = 1,
         seed: SeedLike = None, device: torch.device | str | None = None,
@@ -283,6 +300,49 @@ class MAE(nn.Module):
         for blk in self.decoder_blocks:
             x = blk(x)
         return self.decoder_pred(self.decoder_norm(x))[:, 1:]
+
+    @torch.no_grad()
+    def attention_maps(
+        self, imgs: torch.Tensor, masking: Masking | None = None
+    ) -> dict[str, list[torch.Tensor]]:
+        """Softmax attention weights of every block, for the operator chapters.
+
+        Returns ``{"encoder": [A_1, ...], "decoder": [...]}`` with one float32 tensor per block,
+        shape (N, heads, T, T), rows summing to one. Token 0 is cls; encoder tokens follow in
+        ``masking.ids_keep`` order (all L patches when ``masking`` is None); decoder tokens are
+        the L patches in grid order (the decoder is run only when a masking is given).
+
+        Examples
+        --------
+        >>> mae = MAE(8, 2, 1, 16, 2, 2, 16, 1, 2, seed=0)
+        >>> maps = mae.attention_maps(torch.zeros(3, 1, 8, 8), mae.make_masking(3, 0.75, seed=0))
+        >>> [tuple(a.shape) for a in maps["encoder"]], tuple(maps["decoder"][0].shape)
+        ([(3, 2, 5, 5), (3, 2, 5, 5)], (3, 2, 17, 17))
+        """
+        def run(blocks, x):
+            maps = []
+            for blk in blocks:
+                maps.append(blk.attn.attention_map(blk.norm1(x)))
+                x = blk(x)
+            return maps, x
+
+        patches = self.patchify(imgs)
+        x = self.patch_embed(patches) + self.pos_embed
+        if masking is not None:
+            idx = masking.ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1])
+            x = torch.gather(x, 1, idx)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        enc, x = run(self.blocks, x)
+        out = {"encoder": enc, "decoder": []}
+        if masking is not None:
+            x = self.decoder_embed(self.norm(x))
+            n, t, d = x.shape
+            mask_tokens = self.mask_token.expand(n, self.num_patches + 1 - t, d)
+            x_ = torch.cat([x[:, 1:], mask_tokens], dim=1)
+            x_ = torch.gather(x_, 1, masking.ids_restore.unsqueeze(-1).expand(-1, -1, d))
+            x = torch.cat([x[:, :1], x_ + self.decoder_pos_embed], dim=1)
+            out["decoder"], _ = run(self.decoder_blocks, x)
+        return out
 
     def target(self, imgs: torch.Tensor) -> torch.Tensor:
         """The regression target per patch, ``(N, L, p*p*C)``: pixels, or normalised pixels."""

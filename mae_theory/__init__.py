@@ -18,12 +18,29 @@ from .masking import (  # noqa: E402
     random_masking,
     unpatchify,
 )
-from .metrics import masked_mse, mean_patch  # noqa: E402
+from .metrics import (  # noqa: E402
+    cka_matrix,
+    effective_rank,
+    linear_cka,
+    masked_mse,
+    masked_to_visible_attention,
+    mean_attention_distance,
+    mean_patch,
+    psnr,
+    ssim,
+)
 from .models import MAE, sincos_pos_embed_2d  # noqa: E402
 from .runtime import SeedLike, autocast, make_generator, provenance, resolve_device  # noqa: E402
 from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
 
 __all__ = [
+    "ssim",
+    "psnr",
+    "mean_attention_distance",
+    "masked_to_visible_attention",
+    "linear_cka",
+    "effective_rank",
+    "cka_matrix",
     "MAE",
     "ImageData",
     "Masking",

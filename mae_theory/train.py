@@ -14,11 +14,15 @@ results, and a run stopped at a checkpoint and resumed ends exactly where an uni
 does. On CUDA the same loop becomes the fast path: images resident on the GPU, batches, masks and
 augmentation drawn by a CUDA generator, bf16 autocast, fused AdamW, optional ``torch.compile``,
 and no host synchronisation except at the logging points.
+
+Under ``torchrun --nproc_per_node=N`` the same :func:`train` runs data-parallel
+(DistributedDataParallel): see :func:`distributed_context` for how the global batch is shared.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import os
 import time
@@ -26,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .masking import check_mask_ratio
+from .masking import Masking, check_mask_ratio
 from .models import MAE
 from .runtime import (
     SeedLike,
@@ -49,7 +54,7 @@ class TrainConfig:
     """How to train (CPU-sized defaults: a few hundred steps on digits in about a minute)."""
 
     steps: int = 300  # T, optimiser steps
-    batch_size: int = 128  # N, images per step
+    batch_size: int = 128  # N, images per step (global: shared by all DDP ranks)
     lr: float = 1.5e-3  # eta, peak learning rate
     min_lr: float = 0.0  # eta_min, end of the cosine
     warmup_steps: int = 20  # T_w, linear warm-up
@@ -167,12 +172,52 @@ def augment_batch(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tens
     return torch.gather(xp, 3, cols)
 
 
+def distributed_context(device: torch.device) -> tuple[int, int, torch.device]:
+    """``(rank, world_size, device)`` of this process; starts DDP from torchrun's environment.
+
+    If ``torch.distributed`` is initialised, its rank and world size are used. Otherwise, when
+    ``WORLD_SIZE > 1`` (set by ``torchrun``), the process group is initialised here: NCCL on
+    CUDA (each rank on ``cuda:LOCAL_RANK``), gloo on the CPU. Else ``(0, 1, device)``.
+
+    How the work is shared: every rank seeds the same generator with the same ``seed``, so all
+    ranks draw the same global batch of ``cfg.batch_size`` indices, augmentations and masks
+    each step; rank ``k`` of ``W`` keeps samples ``[k N/W, (k+1) N/W)``. Every image has the
+    same number of masked patches, so the mean of the ranks' losses is the single-process loss
+    on the global batch, and DDP's gradient average is its gradient: the run matches a
+    one-process run with the same seed up to floating-point summation order.
+
+    Examples
+    --------
+    >>> distributed_context(torch.device("cpu"))  # a plain process
+    (0, 1, device(type='cpu'))
+    """
+    if not dist.is_available():
+        return 0, 1, device
+    if not dist.is_initialized():
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return 0, 1, device
+        if device.type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if device.type == "cuda" and device.index is None:
+        local = int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count()))
+        device = torch.device("cuda", local)
+    return rank, world, device
+
+
 class Batches:
-    """Draws (images, masking) for each step on one generator: CPU (exact) or CUDA (fast)."""
+    """Draws (images, masking) for each step on one generator: CPU (exact) or CUDA (fast).
+
+    With ``shard=(rank, world)`` the global batch is drawn whole and this rank's slice kept.
+    """
 
     def __init__(self, images: torch.Tensor, model: MAE, cfg: TrainConfig,
-                 gen: torch.Generator, device: torch.device):
+                 gen: torch.Generator, device: torch.device, shard: tuple[int, int] = (0, 1)):
         self.images, self.model, self.cfg = images, model, cfg
+        rank, world = shard
+        size = cfg.batch_size // world
+        self.slice = slice(rank * size, (rank + 1) * size) if world > 1 else None
         if device.type == "cuda":
             self.gen = torch.Generator(device=device)
             self.gen.manual_seed(derive_seed(gen))
@@ -188,6 +233,8 @@ class Batches:
             x = augment_batch(x, cfg.pad, self.gen)
         masking = self.model.make_masking(cfg.batch_size, cfg.mask_ratio, unit=cfg.mask_unit,
                                           seed=self.gen, device=x.device)
+        if self.slice is not None:  # DDP: this rank's share of the global batch
+            x, masking = x[self.slice], Masking(*(t[self.slice] for t in masking))
         return x, masking
 
     def state(self) -> torch.Tensor:
@@ -230,7 +277,8 @@ def train(
     checkpoint : path, optional
         Save model, optimiser and generator state here (atomically) every
         ``cfg.checkpoint_every`` steps, when stopping and at the end; if the file exists, resume
-        from it (it must have been written with the same config).
+        from it (it must have been written with the same config). Under DDP only rank 0 writes
+        it, and every rank resumes from it.
     stop_at : int, optional
         Stop after this many steps in total (for training in chunks); resume later with the
         same ``checkpoint``. On the CPU the resumed run ends with exactly the weights of an
@@ -240,6 +288,13 @@ def train(
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    Multi-GPU: ``torchrun --nproc_per_node=W script.py`` runs the same call on ``W`` ranks with
+    DistributedDataParallel (:func:`distributed_context`); ``cfg.batch_size`` is the global
+    batch and must be divisible by ``W``. Every rank returns the same history (losses averaged
+    over ranks) and ends with the same weights; the progress bar and checkpoints are rank 0's.
 
     Raises
     ------
@@ -258,14 +313,24 @@ def train(
         raise TypeError(f"cfg must be a TrainConfig; got {type(cfg).__name__}.")
     if stop_at is not None and not (isinstance(stop_at, int) and stop_at >= 1):
         raise ValueError(f"stop_at must be a positive int or None; got {stop_at!r}.")
-    dev = resolve_device(device)
+    rank, world, dev = distributed_context(resolve_device(device))
+    if cfg.batch_size % world:
+        raise ValueError(f"batch size N={cfg.batch_size} must be divisible by the number of "
+                         f"DDP processes W={world}; pick a multiple of {world}.")
     seed_record = seed if isinstance(seed, int) else None
     gen = make_generator(seed)
     model.to(dev).train()
     data = model.check_inputs(getattr(images, "images", images)).to(dev)
     optimizer = make_optimizer(model, cfg)
-    batches = Batches(data, model, cfg, gen, dev)
-    forward = compile_model(model, cfg, dev)
+    batches = Batches(data, model, cfg, gen, dev, shard=(rank, world))
+    net = model
+    if world > 1:  # buffers (positional embeddings) are constant: no per-step broadcast
+        ddp = torch.nn.parallel.DistributedDataParallel
+        quiet = ("forward_sync_buffers" if "forward_sync_buffers"
+                 in inspect.signature(ddp).parameters else "broadcast_buffers")
+        net = ddp(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+                  **{quiet: False})
+    forward = compile_model(net, cfg, dev)
 
     step, history = 0, []
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -282,7 +347,7 @@ def train(
         step, history = state["step"], list(state["history"])
 
     def save() -> None:
-        if ckpt_path is not None:
+        if ckpt_path is not None and rank == 0:
             state = {"config": dataclasses.asdict(cfg), "model": model.state_dict(),
                      "optimizer": optimizer.state_dict(), "generator": batches.state(),
                      "step": step, "history": history, "seed": seed_record}
@@ -294,8 +359,8 @@ def train(
     losses = torch.zeros(cfg.log_every, device=dev)
     t_start = t_log = time.perf_counter()
     first_in_log = step
-    bar = tqdm(total=end, initial=step, disable=not show_progress(progress), desc="train",
-               unit="step")
+    bar = tqdm(total=end, initial=step, disable=rank > 0 or not show_progress(progress),
+               desc="train", unit="step")
     while step < end:
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
@@ -305,7 +370,12 @@ def train(
         step += 1
         bar.update(1)
         if step - first_in_log == cfg.log_every or step == end:
-            values = losses[: step - first_in_log].tolist()  # the one host sync per interval
+            interval = losses[: step - first_in_log]
+            if world > 1:  # the mean over ranks is the loss on the global batch
+                interval = interval.clone()
+                dist.all_reduce(interval)
+                interval /= world
+            values = interval.tolist()  # the one host sync per interval
             for k, v in enumerate(values):
                 if not math.isfinite(v):
                     bar.close()
@@ -318,7 +388,7 @@ def train(
             entry = {"step": step, "loss": sum(values) / len(values), "lr": lr,
                      "images_per_s": ips}
             if peak:
-                entry["mfu"] = ips * flops / peak
+                entry["mfu"] = ips * flops / (peak * world)
             history.append(entry)
             bar.set_postfix(loss=f"{entry['loss']:.4f}")
             t_log, first_in_log = now, step
@@ -327,6 +397,8 @@ def train(
     bar.close()
     if ckpt_path is not None:
         save()
+    if world > 1:
+        dist.barrier()  # the final checkpoint exists before any rank returns
     model.eval()
     return TrainResult(
         config=cfg,
@@ -335,5 +407,5 @@ def train(
         final_loss=history[-1]["loss"] if history else float("nan"),
         steps_done=step,
         wall_time=time.perf_counter() - t_start,
-        provenance=provenance(dev),
+        provenance={**provenance(dev), "world_size": world},
     )

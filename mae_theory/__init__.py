@@ -6,8 +6,9 @@ plotting, widgets); the flat API below is what the chapters call.
 
 __version__ = "0.1.0"
 
-from . import data, masking, metrics, models, plotting, runtime  # noqa: E402
+from . import data, hierarchy, masking, metrics, models, plotting, runtime, theory  # noqa: E402
 from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
+from .hierarchy import LatentTree, Sample  # noqa: E402
 from .masking import (  # noqa: E402
     Masking,
     block_mask,
@@ -31,9 +32,27 @@ from .metrics import (  # noqa: E402
 )
 from .models import MAE, sincos_pos_embed_2d  # noqa: E402
 from .runtime import SeedLike, autocast, make_generator, provenance, resolve_device  # noqa: E402
+from .theory import (  # noqa: E402
+    deepest_shared_latents,
+    expected_shared_dim,
+    leaf_units,
+    shared_dim,
+    shared_dim_samples,
+    shared_latents,
+)
 from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
 
 __all__ = [
+    "LatentTree",
+    "Sample",
+    "deepest_shared_latents",
+    "expected_shared_dim",
+    "hierarchy",
+    "leaf_units",
+    "shared_dim",
+    "shared_dim_samples",
+    "shared_latents",
+    "theory",
     "ssim",
     "psnr",
     "mean_attention_distance",

@@ -9,9 +9,202 @@ Sections, in the book's reading order:
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
+import torch
+
+from .hierarchy import LatentTree
+from .masking import n_visible
+from .runtime import SeedLike, make_generator
 
 # --- 1. Shared latents c(m) in a latent hierarchy ---------------------------------------------
+#
+# In a latent tree whose every edge is invertible (mae_theory.hierarchy), a mask m splits the
+# leaves into masked M and visible V. A latent node is *mixed* when its leaves include both a
+# masked and a visible one. The mixed nodes form a subtree that contains the root (a parent of a
+# mixed node is mixed), and they carry all the information the two sides share:
+#   c(m) = {mixed nodes},   dim c(m) = root_dim + noise_dim * (#mixed - 1),
+# since a child determines its parent, so the deepest mixed nodes determine the whole subtree,
+# and each non-root node adds exactly its own noise eps_v. This is the book's reconstruction of
+# Kong et al. (2023), Theorem 1 / Algorithm 1, for trees.
+
+
+def _masked_leaves(tree: LatentTree, masked) -> frozenset[str]:
+    """Validate ``masked`` (leaf names, or a 0/1 vector in leaf order) -> the set M."""
+    if isinstance(masked, str):
+        raise ValueError(f"masked (the masked leaves M) must be an iterable of leaf names, not "
+                         f"the single string {masked!r}; wrap it: [{masked!r}].")
+    if isinstance(masked, (np.ndarray, torch.Tensor)):
+        masked = np.asarray(masked.detach().cpu() if isinstance(masked, torch.Tensor)
+                            else masked).tolist()
+    items = list(masked)
+    if items and all(isinstance(b, (bool, int, np.bool_, np.integer)) for b in items):
+        if len(items) != len(tree.leaves) or any(int(b) not in (0, 1) for b in items):
+            raise ValueError(f"a 0/1 mask m must have one entry per leaf ({len(tree.leaves)}, "
+                             f"in tree.leaves order) and only 0/1 values; got {items}.")
+        items = [v for v, b in zip(tree.leaves, items) if int(b) == 1]
+    bad = [v for v in items if v not in tree.leaves]
+    if bad:
+        raise ValueError(f"masked (M) must contain leaves of the tree; {bad} are not leaves. "
+                         f"The leaves are {tree.leaves}.")
+    out = frozenset(items)
+    if not out or len(out) == len(tree.leaves):
+        raise ValueError(f"masked (M) must hold at least one and not all of the "
+                         f"{len(tree.leaves)} leaves (both sides non-empty); got {len(out)}.")
+    return out
+
+
+def shared_latents(tree: LatentTree, masked) -> frozenset[str]:
+    """The mixed latent nodes of a mask: c(m), the information masked and visible leaves share.
+
+    Parameters
+    ----------
+    tree : LatentTree
+    masked : iterable of str, or a 0/1 sequence of length L
+        The masked leaves M (names), or an indicator in ``tree.leaves`` order (1 = masked).
+
+    Returns
+    -------
+    frozenset of str
+        Latent nodes with at least one masked and one visible leaf below them: a subtree
+        containing the root. c(m) is carried by them jointly, equivalently by the deepest of
+        them (:func:`deepest_shared_latents`), since a child determines its ancestors.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> tree = LatentTree.balanced(2, 2)   # r -> a, b -> x1 x2 | x3 x4
+    >>> sorted(shared_latents(tree, ["x1", "x2"])), sorted(shared_latents(tree, ["x1"]))
+    (['r'], ['a', 'r'])
+    >>> sorted(shared_latents(tree, [1, 0, 1, 0]))
+    ['a', 'b', 'r']
+    """
+    m = _masked_leaves(tree, masked)
+    mixed = set()
+    for v in tree.latents:
+        below = tree.descendant_leaves(v)
+        if below & m and below - m:
+            mixed.add(v)
+    return frozenset(mixed)
+
+
+def deepest_shared_latents(tree: LatentTree, masked) -> frozenset[str]:
+    """The mixed nodes with no mixed child: the frontier that determines all of c(m).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> sorted(deepest_shared_latents(LatentTree.balanced(2, 2), ["x1", "x3"]))
+    ['a', 'b']
+    """
+    mixed = shared_latents(tree, masked)
+    return frozenset(v for v in mixed if not any(c in mixed for c in tree.children[v]))
+
+
+def shared_dim(tree: LatentTree, masked) -> int:
+    """Information dimension of c(m): ``root_dim + noise_dim * (#mixed nodes - 1)``.
+
+    Why: the mixed nodes form a subtree containing the root; the deepest ones determine it
+    (invertible edges), and its information is the root plus the own noise eps_v of every
+    non-root mixed node, which are independent.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> tree = LatentTree.balanced(2, 2, root_dim=2, noise_dim=2)
+    >>> shared_dim(tree, ["x1", "x2"]), shared_dim(tree, ["x1"]), shared_dim(tree, ["x1", "x3"])
+    (2, 4, 6)
+    """
+    return sum(tree.own_dim(v) for v in shared_latents(tree, masked))
+
+
+def leaf_units(tree: LatentTree, unit: int = 1, shift: int = 0) -> tuple[tuple[int, ...], ...]:
+    """Masking units: groups of ``unit`` consecutive leaf indices (in ``tree.leaves`` order).
+
+    Units start at leaf ``shift`` and wrap around the end (leaf order is circular), so every
+    unit has ``unit`` leaves when ``unit`` divides L; otherwise the last unit is shorter.
+    ``shift=0`` aligns units of ``branching**k`` leaves with subtrees of a balanced tree.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> tree = LatentTree.balanced(2, 2)
+    >>> leaf_units(tree, 2), leaf_units(tree, 2, shift=1)
+    (((0, 1), (2, 3)), ((1, 2), (3, 0)))
+    """
+    n = len(tree.leaves)
+    for name, val, low in (("unit", unit, 1), ("shift", shift, 0)):
+        if isinstance(val, bool) or not isinstance(val, int) or not low <= val < n + low:
+            raise ValueError(f"{name} (masking unit {'size s' if name == 'unit' else 'offset'})"
+                             f" must be an int in [{low}, {n + low - 1}] for L = {n} leaves; "
+                             f"got {val!r}.")
+    order = [(shift + i) % n for i in range(n)]
+    return tuple(tuple(order[i:i + unit]) for i in range(0, n, unit))
+
+
+def shared_dim_samples(tree: LatentTree, mask_ratio: float, *, unit: int = 1, shift: int = 0,
+                       n_draws: int = 2000, seed: SeedLike = 0,
+                       exact: bool = False) -> np.ndarray:
+    """dim c(m) for random masks of ratio r over masking units; shape (n_draws,) (or all masks).
+
+    Of the U units (:func:`leaf_units`), ``n_visible(U, r)`` stay visible (the MAE's rule,
+    :func:`mae_theory.masking.n_visible`) and the rest are masked, uniformly at random.
+    ``exact=True`` enumerates every such mask instead (each equally likely; refused above
+    200,000 masks).
+    """
+    units = leaf_units(tree, unit, shift)
+    n_units = len(units)
+    keep = n_visible(n_units, mask_ratio)
+    k = n_units - keep
+    if k < 1:
+        raise ValueError(f"mask ratio r={mask_ratio} masks no unit out of U={n_units} "
+                         f"(U - floor(U(1-r)) = 0); raise r to at least {1 / n_units:.4f}.")
+    if exact:
+        total = math.comb(n_units, k)
+        if total > 200_000:
+            raise ValueError(f"exact=True would enumerate C({n_units}, {k}) = {total} masks; "
+                             "use exact=False (random draws) for a tree this large.")
+        chosen = np.array(list(itertools.combinations(range(n_units), k)), dtype=np.int64)
+    else:
+        if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
+            raise ValueError(f"n_draws must be an int >= 1; got {n_draws!r}.")
+        gen = make_generator(seed)
+        chosen = torch.rand(n_draws, n_units, generator=gen).argsort(dim=1)[:, :k].numpy()
+    unit_of = np.zeros((n_units, len(tree.leaves)), dtype=np.int64)
+    for u, idx in enumerate(units):
+        unit_of[u, list(idx)] = 1
+    mask = unit_of[chosen].sum(axis=1)  # (draws, L): 1 = masked leaf
+    below = np.array([[v in tree.descendant_leaves(a) for v in tree.leaves]
+                      for a in tree.latents], dtype=np.int64)  # (latents, L)
+    hits = mask @ below.T  # masked leaves below each latent
+    mixed = (hits > 0) & (hits < below.sum(axis=1))
+    weight = np.array([tree.own_dim(a) for a in tree.latents])
+    return mixed.astype(np.int64) @ weight
+
+
+def expected_shared_dim(tree: LatentTree, mask_ratio: float, *, unit: int = 1, shift: int = 0,
+                        n_draws: int = 2000, seed: SeedLike = 0, exact: bool = False) -> float:
+    """E[dim c(m)] over random masks of ratio r with masking unit ``unit`` (and ``shift``).
+
+    A Monte-Carlo mean over ``n_draws`` masks, or the exact mean with ``exact=True``; see
+    :func:`shared_dim_samples` for the masks and :func:`leaf_units` for units and shifts.
+    The value depends on the mask only through the partition {M, V}, so it is symmetric under
+    r <-> 1 - r whenever both ratios mask complementary numbers of units (U r an integer).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> tree = LatentTree.balanced(2, 3)
+    >>> expected_shared_dim(tree, 0.5, unit=4, exact=True)   # half: one side of the root
+    2.0
+    >>> expected_shared_dim(tree, 0.25, exact=True) == expected_shared_dim(tree, 0.75, exact=True)
+    True
+    """
+    return float(shared_dim_samples(tree, mask_ratio, unit=unit, shift=shift, n_draws=n_draws,
+                                    seed=seed, exact=exact).mean())
+
 
 # --- 2. Linear MAE in closed form ------------------------------------------------------------
 #

@@ -1,0 +1,217 @@
+"""Tests of mae_theory.theory.
+
+Section 1 (shared latents c(m)): hand-worked trees, a d-separation cross-check with networkx,
+the r <-> 1 - r symmetry and the closed-form values of masks aligned with subtrees.
+"""
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from mae_theory.hierarchy import LatentTree
+from mae_theory.theory import (
+    deepest_shared_latents,
+    expected_shared_dim,
+    leaf_units,
+    shared_dim,
+    shared_dim_samples,
+    shared_latents,
+)
+
+# --- 1. Shared latents c(m) -------------------------------------------------------------------
+
+SEVEN = {"r": None, "a": "r", "b": "r", "x1": "a", "x2": "a", "x3": "b", "x4": "b"}
+
+
+@pytest.fixture
+def seven():
+    #        r (dim 2)
+    #      /   \
+    #     a     b      (dim 4 = 2 + noise 2)
+    #    / \   / \
+    #   x1 x2 x3 x4    (leaves)
+    return LatentTree.from_parents(SEVEN, root_dim=2, noise_dim=2)
+
+
+@pytest.mark.parametrize("masked,mixed,dim", [
+    # {x1,x2}: a's leaves are all masked, b's all visible; only r sees both sides -> dim 2
+    (["x1", "x2"], {"r"}, 2),
+    # {x1}: a has x1 masked and x2 visible -> mixed; r too -> 2 + 2 = 4
+    (["x1"], {"r", "a"}, 4),
+    # {x1,x3}: both a and b are split -> r, a, b -> 2 + 2 + 2 = 6
+    (["x1", "x3"], {"r", "a", "b"}, 6),
+    # {x1,x2,x3}: a all masked, b split -> r, b -> 4 (the complement {x4} gives the same)
+    (["x1", "x2", "x3"], {"r", "b"}, 4),
+    (["x4"], {"r", "b"}, 4),
+])
+def test_hand_worked_seven_node_tree(seven, masked, mixed, dim):
+    assert shared_latents(seven, masked) == mixed
+    assert shared_dim(seven, masked) == dim
+    # the same mask as a 0/1 vector, a bool tensor and a numpy array
+    ind = [int(v in masked) for v in seven.leaves]
+    assert shared_latents(seven, ind) == mixed
+    assert shared_latents(seven, torch.tensor(ind, dtype=torch.bool)) == mixed
+    assert shared_latents(seven, np.array(ind)) == mixed
+
+
+def test_kong_digest_table_on_the_eight_leaf_tree():
+    # balanced binary, depth 3: r; a b; aa ab ba bb; x1..x8 (pairs under aa, ab, ba, bb)
+    t = LatentTree.balanced(2, 3, root_dim=2, noise_dim=2)
+    cases = {  # masked -> (deepest mixed nodes, dim c)
+        ("x1",): ({"aa"}, 6),                          # r, a, aa: conservative, low level
+        ("x1", "x2"): ({"a"}, 4),                      # r, a
+        ("x1", "x2", "x3", "x4"): ({"r"}, 2),          # aligned with a subtree: the root only
+        tuple(f"x{i}" for i in range(1, 8)): ({"bb"}, 6),  # aggressive: x7, x8 siblings
+        tuple(f"x{i}" for i in range(1, 6)): ({"ba"}, 6),
+    }
+    for masked, (deepest, dim) in cases.items():
+        assert deepest_shared_latents(t, masked) == deepest, masked
+        assert shared_dim(t, masked) == dim, masked
+
+
+def test_deep_unbalanced_tree_with_a_leaf_beside_a_latent():
+    #   r -> x1, x2, a ; a -> x3, x4     masked {x1, x3}: r and a are mixed; only a is deepest
+    t = LatentTree.from_parents({"r": None, "x1": "r", "x2": "r", "a": "r", "x3": "a",
+                                 "x4": "a"}, root_dim=3, noise_dim=2)
+    assert shared_latents(t, ["x1", "x3"]) == {"r", "a"}
+    assert deepest_shared_latents(t, ["x1", "x3"]) == {"a"}
+    assert shared_dim(t, ["x1", "x3"]) == 3 + 2
+    assert shared_dim(t, ["x1"]) == 3  # a's leaves are all visible: r alone
+
+
+def _dag(tree):
+    """The DAG of a latent tree with explicit noise nodes eps_v -> v."""
+    g = nx.DiGraph()
+    g.add_nodes_from(tree.nodes)
+    for v in tree.nodes[1:]:
+        g.add_edge(tree.parents[v], v)
+        g.add_edge(f"eps_{v}", v)
+    return g
+
+
+def _d_separated(g, xs, ys, zs):
+    test = getattr(nx, "is_d_separator", None) or nx.d_separated  # networkx >= 3.3 / older
+    return test(g, set(xs), set(ys), set(zs))
+
+
+def _all_masks(tree):
+    leaves = tree.leaves
+    for k in range(1, len(leaves)):
+        yield from itertools.combinations(leaves, k)
+
+
+@pytest.mark.parametrize("tree", [
+    LatentTree.balanced(2, 3),
+    LatentTree.balanced(3, 2),
+    LatentTree.from_parents({"r": None, "x1": "r", "x2": "r", "a": "r", "x3": "a", "b": "a",
+                             "x4": "b", "x5": "b"}),
+], ids=["binary-depth3", "ternary-depth2", "unbalanced"])
+def test_mixed_nodes_match_d_separation(tree):
+    g = _dag(tree)
+    for masked in _all_masks(tree):
+        visible = set(tree.leaves) - set(masked)
+        mixed = shared_latents(tree, masked)
+        # mixed = latent ancestors of at least one masked AND one visible leaf
+        anc_m = set().union(*(nx.ancestors(g, v) for v in masked))
+        anc_v = set().union(*(nx.ancestors(g, v) for v in visible))
+        assert mixed == (anc_m & anc_v) & set(tree.latents)
+        # the mixed subtree (c with its ancestors) d-separates masked from visible leaves
+        assert _d_separated(g, masked, visible, mixed)
+        # ... and no deepest mixed node can be dropped: its pure-masked and pure-visible
+        # children are then joined through it
+        for v in deepest_shared_latents(tree, masked):
+            assert not _d_separated(g, masked, visible, mixed - {v})
+        # the deepest mixed nodes alone separate in the plain DAG only when they cover every
+        # path; invertibility is what makes them carry their ancestors (see chapter 2)
+        deepest = deepest_shared_latents(tree, masked)
+        closure = deepest | {a for v in deepest for a in tree.ancestors(v)}
+        assert closure == mixed
+
+
+def test_deepest_alone_need_not_d_separate_without_invertibility():
+    # r -> x1, x2, a -> x3, x4; masked {x1, x3}: deepest = {a}, yet x1 <- r -> x2 is open
+    t = LatentTree.from_parents({"r": None, "x1": "r", "x2": "r", "a": "r", "x3": "a",
+                                 "x4": "a"})
+    g = _dag(t)
+    assert deepest_shared_latents(t, ["x1", "x3"]) == {"a"}
+    assert not _d_separated(g, {"x1", "x3"}, {"x2", "x4"}, {"a"})
+    assert _d_separated(g, {"x1", "x3"}, {"x2", "x4"}, {"a", "r"})
+
+
+def test_leaf_units_alignment_and_wrapping():
+    t = LatentTree.balanced(2, 3)
+    assert leaf_units(t, 4) == ((0, 1, 2, 3), (4, 5, 6, 7))
+    assert leaf_units(t, 2, shift=1) == ((1, 2), (3, 4), (5, 6), (7, 0))
+    assert leaf_units(t, 3) == ((0, 1, 2), (3, 4, 5), (6, 7))  # last unit shorter
+
+
+def test_aligned_units_closed_forms():
+    t = LatentTree.balanced(2, 3)
+    # units of 4 = the subtrees of a and b; r = 0.5 masks one of them: c = {r}, dim 2
+    assert expected_shared_dim(t, 0.5, unit=4, exact=True) == 2.0
+    # units of 2 = subtrees of aa..bb; masking 2 of 4: {aa,ab} or {ba,bb} (2 of 6 masks) give
+    # dim 2, the other 4 masks split both a and b: dim 6  -> (2*2 + 4*6) / 6 = 14/3
+    assert expected_shared_dim(t, 0.5, unit=2, exact=True) == pytest.approx(14 / 3)
+    # single leaf masked: always r, a level-1 node and a level-2 node: dim 6
+    assert expected_shared_dim(t, 0.125, exact=True) == 6.0
+    # Monte Carlo agrees with the enumeration
+    mc = expected_shared_dim(t, 0.5, unit=2, n_draws=4000, seed=0)
+    assert mc == pytest.approx(14 / 3, abs=0.15)
+
+
+@pytest.mark.parametrize("unit,shift", [(1, 0), (2, 0), (2, 1), (4, 2)])
+def test_ratio_symmetry(unit, shift):
+    # c(m) depends only on the partition {M, V}: r and 1 - r give the same distribution
+    # when U r is an integer (complementary numbers of masked units)
+    t = LatentTree.balanced(2, 4)
+    n_units = len(leaf_units(t, unit, shift))
+    for k in range(1, n_units):
+        r = k / n_units
+        a = np.sort(shared_dim_samples(t, r, unit=unit, shift=shift, exact=True))
+        b = np.sort(shared_dim_samples(t, 1 - r, unit=unit, shift=shift, exact=True))
+        assert np.array_equal(a, b)
+
+
+def test_shift_removes_the_benefit_of_alignment():
+    # digest sec. 3 / T4: 16 leaves, r = 0.5: aligned units of 2 keep the lowest level out
+    t = LatentTree.balanced(2, 4)
+    aligned = expected_shared_dim(t, 0.5, unit=2, exact=True)
+    shifted = expected_shared_dim(t, 0.5, unit=2, shift=1, exact=True)
+    pixel = expected_shared_dim(t, 0.5, unit=1, exact=True)
+    assert aligned < 11 < pixel < shifted + 0.5 and shifted > 20
+
+
+def test_samples_are_reproducible():
+    t = LatentTree.balanced(2, 3)
+    a = shared_dim_samples(t, 0.75, seed=1)
+    assert np.array_equal(a, shared_dim_samples(t, 0.75, seed=1)) and a.shape == (2000,)
+
+
+@pytest.mark.parametrize("masked,match", [
+    (["zz"], r"\['zz'\] are not leaves"),
+    (["a"], r"\['a'\] are not leaves"),
+    ([], "at least one and not all"),
+    (["x1", "x2", "x3", "x4"], "at least one and not all"),
+    ("x1", "not the single string"),
+    ([1, 0, 1], "one entry per leaf"),
+    ([2, 0, 0, 0], "only 0/1 values"),
+])
+def test_bad_masks(seven, masked, match):
+    with pytest.raises(ValueError, match=match):
+        shared_latents(seven, masked)
+
+
+def test_bad_ratio_and_units(seven):
+    with pytest.raises(ValueError, match="masks no unit"):
+        expected_shared_dim(seven, 0.0)
+    with pytest.raises(ValueError, match="leaves no visible token"):
+        expected_shared_dim(seven, 0.9)
+    with pytest.raises(ValueError, match=r"unit \(masking unit size s\) must be"):
+        expected_shared_dim(seven, 0.5, unit=0)
+    with pytest.raises(ValueError, match="shift"):
+        expected_shared_dim(seven, 0.5, shift=4)
+    with pytest.raises(ValueError, match="would enumerate"):
+        expected_shared_dim(LatentTree.balanced(4, 3), 0.5, exact=True)

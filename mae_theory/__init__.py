@@ -6,7 +6,7 @@ plotting, widgets); the flat API below is what the chapters call.
 
 __version__ = "0.1.0"
 
-from . import data, hierarchy, masking, metrics, models, plotting, runtime, theory  # noqa: E402
+from . import data, hierarchy, masking, metrics, models, operators, plotting, runtime, theory  # noqa: E402,E501
 from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
 from .hierarchy import LatentTree, Sample  # noqa: E402
 from .masking import (  # noqa: E402
@@ -31,6 +31,17 @@ from .metrics import (  # noqa: E402
     ssim,
 )
 from .models import MAE, sincos_pos_embed_2d  # noqa: E402
+from .operators import (  # noqa: E402
+    attention_effective_rank,
+    attention_kernels,
+    kernel_attention,
+    kernel_spectrum,
+    patch_approximation,
+    patch_approximation_error,
+    rough_image,
+    smooth_image,
+    subset_attention,
+)
 from .runtime import SeedLike, autocast, make_generator, provenance, resolve_device  # noqa: E402
 from .theory import (  # noqa: E402
     deepest_shared_latents,
@@ -43,6 +54,16 @@ from .theory import (  # noqa: E402
 from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
 
 __all__ = [
+    "operators",
+    "attention_effective_rank",
+    "attention_kernels",
+    "kernel_attention",
+    "kernel_spectrum",
+    "patch_approximation",
+    "patch_approximation_error",
+    "rough_image",
+    "smooth_image",
+    "subset_attention",
     "LatentTree",
     "Sample",
     "deepest_shared_latents",

@@ -60,3 +60,47 @@ def reconstruction_explorer(
 
     out = widgets.interactive_output(show, {"r": ratio, "p": patch, "i": image})
     return widgets.VBox([widgets.HBox([ratio, image]), patch, out])
+
+
+def patch_approximation_explorer(images: dict, sizes=(2, 4, 8, 16, 32), *,
+                                 order: int = 0) -> widgets.Widget:
+    """Slider over the patch size ``p`` (mesh size ``h = p/n``): an image, its patch-wise
+    approximation ``Pi f`` and the error ``f - Pi f``, with ``||f - Pi f||_{L2}`` printed.
+
+    Parameters
+    ----------
+    images : dict mapping a name to an (n, n) image, e.g. a smooth and a rough one
+    sizes : patch sizes offered by the slider (each must divide n)
+    order : initial approximation order, 0 (patch mean) or 1 (plane per patch)
+    """
+    import torch
+
+    from .operators import patch_approximation, patch_approximation_error
+
+    if not images:
+        raise ValueError("images is empty; pass {name: (n, n) image}.")
+    names = list(images)
+    which = widgets.ToggleButtons(options=names, value=names[0], description="image")
+    size = widgets.SelectionSlider(options=list(sizes), value=sizes[len(sizes) // 2],
+                                   description="patch p", continuous_update=False)
+    deg = widgets.ToggleButtons(options=[0, 1], value=order, description="order")
+
+    def show(name: str, p: int, k: int) -> None:
+        f = torch.as_tensor(images[name], dtype=torch.float64)
+        approx = patch_approximation(f, p, k)
+        fig, axes = plt.subplots(1, 3, figsize=(8, 2.8))
+        lo, hi = float(f.min()), float(f.max())
+        for ax, img, title in [(axes[0], f, "f"), (axes[1], approx, f"Pi_{k} f"),
+                               (axes[2], f - approx, "f - Pi f")]:
+            ax.imshow(img.numpy(), cmap="gray", vmin=lo if ax is not axes[2] else None,
+                      vmax=hi if ax is not axes[2] else None, interpolation="nearest")
+            ax.set_title(title)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        plt.show()
+        err = float(patch_approximation_error(f, p, k))
+        print(f"h = p/n = {p}/{f.shape[-1]} = {p / f.shape[-1]:.4f}: "
+              f"||f - Pi_{k} f||_L2 = {err:.4f}")
+
+    out = widgets.interactive_output(show, {"name": which, "p": size, "k": deg})
+    return widgets.VBox([which, widgets.HBox([size, deg]), out])

@@ -258,3 +258,23 @@ def test_uniform_attention_has_effective_rank_one(tiny_mae):
     erank = op.attention_effective_rank(mae, torch.randn(2, 1, 8, 8))
     assert erank.shape == (2, 2)
     assert torch.allclose(erank, torch.ones(2, 2), atol=1e-4)
+
+
+# --- figures and the explorer -----------------------------------------------------------------
+
+
+def test_plot_rate_and_explorer_build_and_validate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mae_theory.plotting import plot_rate
+    from mae_theory.widgets import patch_approximation_explorer
+
+    ax = plot_rate([1, 2, 4], np.ones((3, 3)), theory=[1, 1, 1], slope=1.0)
+    assert len(ax.lines) >= 2
+    with pytest.raises(ValueError, match=r"measured must have shape \(S, K\) with K = len"):
+        plot_rate([1, 2, 4], np.ones((3, 2)))
+    box = patch_approximation_explorer({"smooth": op.smooth_image(32, seed=0)}, (2, 4, 8))
+    assert box.children[1].children[0].value == 4
+    with pytest.raises(ValueError, match="images is empty"):
+        patch_approximation_explorer({})

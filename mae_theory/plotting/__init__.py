@@ -11,10 +11,15 @@ given (or a new one), returns it, and never calls ``plt.show()``: the notebook d
 """
 
 from .images import plot_patches, plot_reconstructions, show_images
+from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .training import plot_loss_curve, plot_ratio_sweep
 
 __all__ = [
+    "plot_erank_by_layer",
+    "plot_patch_approximations",
+    "plot_rate",
+    "plot_spectra",
     "BOOK_STYLE",
     "MASK_GREY",
     "OKABE_ITO",

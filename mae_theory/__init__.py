@@ -46,6 +46,7 @@ from .runtime import SeedLike, autocast, make_generator, provenance, resolve_dev
 from .theory import (  # noqa: E402
     deepest_shared_latents,
     expected_shared_dim,
+    gaussian_r2,
     leaf_units,
     shared_dim,
     shared_dim_samples,
@@ -68,6 +69,7 @@ __all__ = [
     "Sample",
     "deepest_shared_latents",
     "expected_shared_dim",
+    "gaussian_r2",
     "hierarchy",
     "leaf_units",
     "shared_dim",

@@ -206,6 +206,51 @@ def expected_shared_dim(tree: LatentTree, mask_ratio: float, *, unit: int = 1, s
                                     seed=seed, exact=exact).mean())
 
 
+def gaussian_r2(tree: LatentTree, masked, given) -> float:
+    """Fraction of the variance of x_M that the values of the nodes ``given`` explain, in a
+    linear-Gaussian tree (``negative_slope=1``: every g_v orthogonal).
+
+    Each given node fixes its ancestors (invertibility). For a masked leaf l, let u be its
+    deepest ancestor fixed that way (or l itself, if given); then x_l is an isometric image of
+    (z_u, noises on the path u -> l), all independent, so E[x_l | given] explains exactly
+    ``dims[u]`` of its total variance ``dims[pa(l)] + noise_dim``. Hence
+
+        R^2(x_M | given) = sum_l dims[u_l] / sum_l (dims[pa(l)] + noise_dim).
+
+    In particular R^2(x_M | c(m)) = R^2(x_M | c(m), x_V) = R^2(x_M | x_V): once c(m) is known,
+    the visible tokens add nothing (d-separation), and they carry all of c(m).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> tree = LatentTree.balanced(2, 3, negative_slope=1.0)   # leaves: 6 + 2 = 8 dims
+    >>> gaussian_r2(tree, ["x1"], ["r"]), gaussian_r2(tree, ["x1"], ["aa"])
+    (0.25, 0.75)
+    >>> gaussian_r2(tree, ["x1"], tree.leaves[1:])   # the visible tokens: as good as c(m) = aa
+    0.75
+    """
+    if tree.negative_slope != 1.0:
+        raise ValueError("gaussian_r2 is exact for a linear-Gaussian tree only; got a tree "
+                         f"with negative_slope={tree.negative_slope}. Build it with "
+                         "negative_slope=1.0.")
+    m = _masked_leaves(tree, masked)
+    given = [given] if isinstance(given, str) else list(given)
+    bad = [v for v in given if v not in tree.parents]
+    if bad:
+        raise ValueError(f"given must name nodes of the tree; {bad} are not nodes. The nodes "
+                         f"are {tree.nodes}.")
+    fixed = set(given).union(*(tree.ancestors(v) for v in given))
+    explained = total = 0
+    for leaf in m:
+        total += tree.dims[tree.parents[leaf]] + tree.noise_dim
+        if leaf in fixed:
+            explained += tree.dims[tree.parents[leaf]] + tree.noise_dim
+            continue
+        u = next((a for a in tree.ancestors(leaf) if a in fixed), None)
+        explained += 0 if u is None else tree.dims[u]
+    return explained / total
+
+
 # --- 2. Linear MAE in closed form ------------------------------------------------------------
 #
 # Signals x in R^n on a ring, Gaussian with a stationary covariance Sigma; patches of p

@@ -104,3 +104,39 @@ def patch_approximation_explorer(images: dict, sizes=(2, 4, 8, 16, 32), *,
 
     out = widgets.interactive_output(show, {"name": which, "p": size, "k": deg})
     return widgets.VBox([which, widgets.HBox([size, deg]), out])
+
+
+def shared_latents_explorer(tree, masked=("x1",)) -> widgets.Widget:
+    """One toggle button per leaf (pressed = masked): redraws the tree with c(m) highlighted
+    and prints dim c(m) (chapter 2).
+
+    Parameters
+    ----------
+    tree : mae_theory.hierarchy.LatentTree
+    masked : iterable of str
+        Leaves masked at the start.
+    """
+    from .plotting.hierarchy import plot_tree
+    from .theory import deepest_shared_latents, shared_dim, shared_latents
+
+    start = set(masked)
+    unknown = start - set(tree.leaves)
+    if unknown:
+        raise ValueError(f"masked names {sorted(unknown)} that are not leaves of the tree; "
+                         f"the leaves are {tree.leaves}.")
+    buttons = [widgets.ToggleButton(value=v in start, description=v,
+                                    layout=widgets.Layout(width="52px")) for v in tree.leaves]
+
+    def show(**pressed) -> None:
+        m = [v for v in tree.leaves if pressed[v]]
+        if not m or len(m) == len(tree.leaves):
+            print("Mask at least one leaf and leave at least one visible: c(m) needs both.")
+            return
+        plot_tree(tree, masked=m)
+        plt.show()
+        deep = sorted(deepest_shared_latents(tree, m))
+        print(f"masked M = {m}\nc(m) = {sorted(shared_latents(tree, m))}, determined by its "
+              f"deepest nodes {deep}; dim c(m) = {shared_dim(tree, m)}")
+
+    out = widgets.interactive_output(show, dict(zip(tree.leaves, buttons)))
+    return widgets.VBox([widgets.HBox(buttons), out])

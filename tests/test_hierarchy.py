@@ -1,5 +1,6 @@
 """Tests of mae_theory.hierarchy: structure, sampling, invertibility, validation."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -137,3 +138,36 @@ def test_other_bad_inputs():
         t.leaf_grid()
     with pytest.raises(ValueError, match="leaf_dim D = p\\*p"):
         LatentTree.balanced(4, 1, noise_dim=3).as_images(torch.zeros(1, 4, 5))
+
+
+def test_tree_figures():
+    import matplotlib.pyplot as plt
+
+    from mae_theory.plotting import (
+        plot_child_vs_parent,
+        plot_shared_latents,
+        plot_tree,
+        plot_tree_images,
+        tree_layout,
+    )
+
+    t = LatentTree.balanced(2, 2)
+    pos = tree_layout(t)
+    assert pos["x1"] == (0.0, -2.0) and pos["a"] == (0.5, -1.0) and pos["r"] == (1.5, 0.0)
+    assert plot_tree(t, masked=[1, 0, 0, 1]).get_title() == "c(m) = {r, a, b}, dim c(m) = 6"
+    assert len(plot_shared_latents(t, [["x1"], ["x1", "x2"], ["x3"]]).axes) == 4
+    assert len(plot_child_vs_parent(t, t.sample(50, seed=0), "b").axes) == 3  # + colorbar
+    t4 = LatentTree.balanced(4, 2, leaf_dim=16)
+    fig = plot_tree_images(t4, t4.sample(3, seed=0), n=3, masked=["x1"])
+    img = fig.axes[0].images[0].get_array()
+    assert img.shape == (16, 16, 4) and np.allclose(img[0, 0, :3], 0.88)
+    plt.close("all")
+
+
+def test_shared_latents_explorer():
+    from mae_theory.widgets import shared_latents_explorer
+
+    w = shared_latents_explorer(LatentTree.balanced(2, 2), masked=["x2"])
+    assert [b.value for b in w.children[0].children] == [False, True, False, False]
+    with pytest.raises(ValueError, match="not leaves"):
+        shared_latents_explorer(LatentTree.balanced(2, 2), masked=["a"])

@@ -15,6 +15,7 @@ from mae_theory.hierarchy import LatentTree
 from mae_theory.theory import (
     deepest_shared_latents,
     expected_shared_dim,
+    gaussian_r2,
     leaf_units,
     shared_dim,
     shared_dim_samples,
@@ -215,3 +216,36 @@ def test_bad_ratio_and_units(seven):
         expected_shared_dim(seven, 0.5, shift=4)
     with pytest.raises(ValueError, match="would enumerate"):
         expected_shared_dim(LatentTree.balanced(4, 3), 0.5, exact=True)
+
+
+def _ls_r2(features, target, n_train):
+    """Held-out R^2 of an ordinary least-squares fit (with intercept)."""
+    f = torch.cat([features, torch.ones(len(features), 1)], dim=1).double()
+    y = target.double()
+    w = torch.linalg.lstsq(f[:n_train], y[:n_train]).solution
+    res = y[n_train:] - f[n_train:] @ w
+    tot = y[n_train:] - y[n_train:].mean(0)
+    return 1 - (res**2).sum().item() / (tot**2).sum().item()
+
+
+def test_gaussian_r2_matches_least_squares():
+    t = LatentTree.balanced(2, 3, negative_slope=1.0, leaf_dim=10, seed=2)  # lifted 8 -> 10
+    s = t.sample(30000, seed=0)
+    masked = ["x1", "x2", "x3"]
+    xm = torch.cat([s.values[v] for v in masked], dim=1)
+    visible = [v for v in t.leaves if v not in masked]
+    # hand-worked: c(m) = {r, a, ab}; x1, x2 below aa (not fixed by ab): deepest fixed
+    # ancestor a (dim 4); x3 below ab (dim 6): (4 + 4 + 6) / (8 * 3) = 14/24
+    assert gaussian_r2(t, masked, ["ab"]) == pytest.approx(14 / 24)
+    assert gaussian_r2(t, masked, visible) == pytest.approx(14 / 24)
+    for given in (["r"], ["a"], ["ab"], ["ab", *visible], visible, ["aa", "b"], ["x1"]):
+        feats = torch.cat([s.values[v] for v in given], dim=1)
+        assert _ls_r2(feats, xm, 25000) == pytest.approx(gaussian_r2(t, masked, given),
+                                                         abs=0.02), given
+
+
+def test_gaussian_r2_needs_a_linear_tree():
+    with pytest.raises(ValueError, match="negative_slope=1.0"):
+        gaussian_r2(LatentTree.balanced(2, 2), ["x1"], ["r"])
+    with pytest.raises(ValueError, match=r"\['q'\] are not nodes"):
+        gaussian_r2(LatentTree.balanced(2, 2, negative_slope=1.0), ["x1"], ["q"])

@@ -3,6 +3,7 @@
 One file per family of figures, so a chapter's figures are easy to find:
 
 - :mod:`~mae_theory.plotting.style`: the book style, the palette and shared helpers;
+- :mod:`~mae_theory.plotting.hierarchy`: latent trees, the shared latents c(m), tree samples;
 - :mod:`~mae_theory.plotting.images`: images, patches, masks, reconstructions;
 - :mod:`~mae_theory.plotting.training`: loss curves and sweeps over the masking ratio.
 
@@ -10,12 +11,24 @@ Every function takes torch tensors or numpy arrays alike, draws into an axes or 
 given (or a new one), returns it, and never calls ``plt.show()``: the notebook displays it.
 """
 
+from .hierarchy import (
+    plot_child_vs_parent,
+    plot_shared_latents,
+    plot_tree,
+    plot_tree_images,
+    tree_layout,
+)
 from .images import plot_patches, plot_reconstructions, show_images
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .training import plot_loss_curve, plot_ratio_sweep
 
 __all__ = [
+    "plot_child_vs_parent",
+    "plot_shared_latents",
+    "plot_tree",
+    "plot_tree_images",
+    "tree_layout",
     "plot_erank_by_layer",
     "plot_patch_approximations",
     "plot_rate",

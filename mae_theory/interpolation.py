@@ -1,0 +1,243 @@
+"""Filling masked patches without a network, mirror images, and a local-only decoder (chapter 8).
+
+Chapter 8 asks whether an MAE's decoder reconstructs a masked patch from its nearest visible
+patches (Q5 of Cao et al.) or interpolates globally. This module supplies the yardsticks:
+
+- :func:`nearest_visible_fill`: copy the nearest visible patch (the "local" answer);
+- :func:`kernel_interpolation_fill`: Gaussian-kernel (Nadaraya-Watson) average of the visible
+  patches, weights :math:`w_j \\propto \\exp(-\\lVert x_m - x_j\\rVert^2 / 2h^2)`;
+- :func:`mirror_images`: images symmetric about the vertical axis, whose every patch has a
+  partner (:func:`mirror_partner`) that may be far away;
+- :func:`restrict_decoder_attention`: make a trained or fresh MAE's decoder attend only to
+  tokens within a radius, without touching the model's class.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import torch
+import torch.nn.functional as F
+
+from .metrics import patch_coordinates
+from .runtime import SeedLike, make_generator
+
+
+def _check_fill(patches, mask, grid_size) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(patches, torch.Tensor) or patches.ndim != 3:
+        raise ValueError("patches must be a tensor (N, L, p*p*C) from patchify.")
+    gh, gw = grid_size
+    if patches.shape[1] != gh * gw or mask.shape != patches.shape[:2]:
+        raise ValueError(
+            f"patches {tuple(patches.shape)} and mask {tuple(mask.shape)} must be (N, L, P) and "
+            f"(N, L) with L = {gh}*{gw} patches of grid_size {tuple(grid_size)}."
+        )
+    m = mask.float()
+    if torch.any(m.sum(dim=1) >= m.shape[1]):
+        raise ValueError("mask hides every patch of an image; keep at least one visible patch V.")
+    return patches.float(), m
+
+
+def _fill(patches: torch.Tensor, m: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Masked patches := row-normalised ``weights`` (N, L, L) over visible patches."""
+    w = weights * (1 - m)[:, None, :]
+    w = w / w.sum(dim=-1, keepdim=True).clamp_min(1e-30)
+    guess = w @ patches
+    return torch.where(m[..., None] > 0, guess, patches)
+
+
+def nearest_visible_fill(patches: torch.Tensor, mask: torch.Tensor,
+                         grid_size: tuple[int, int]) -> torch.Tensor:
+    """Predict every masked patch by the visible patch nearest to it (ties: averaged).
+
+    Parameters
+    ----------
+    patches : torch.Tensor, shape (N, L, P)
+    mask : torch.Tensor, shape (N, L), 1 = masked
+    grid_size : (int, int)
+
+    Returns
+    -------
+    torch.Tensor, shape (N, L, P): visible patches unchanged, masked ones filled
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[[1.], [2.], [3.]]])
+    >>> nearest_visible_fill(x, torch.tensor([[0., 1., 1.]]), (1, 3)).flatten().tolist()
+    [1.0, 1.0, 1.0]
+    """
+    x, m = _check_fill(patches, mask, grid_size)
+    d = torch.cdist(patch_coordinates(grid_size), patch_coordinates(grid_size))
+    d = d.expand(x.shape[0], -1, -1) + 1e6 * m[:, None, :]  # masked keys are far away
+    nearest = (d <= d.min(dim=-1, keepdim=True).values + 1e-6).float()
+    return _fill(x, m, nearest)
+
+
+def kernel_interpolation_fill(patches: torch.Tensor, mask: torch.Tensor,
+                              grid_size: tuple[int, int], bandwidth: float = 1.0) -> torch.Tensor:
+    """Gaussian-kernel interpolation of masked patches from every visible patch.
+
+    .. math:: \\hat x_m = \\sum_{j \\in V} \\frac{k(x_m, x_j)}{\\sum_{j' \\in V} k(x_m, x_{j'})}
+              x_j, \\quad k(a, b) = \\exp(-\\lVert a - b \\rVert^2 / 2h^2)
+
+    with patch positions in patch units and bandwidth ``h``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[[0.], [5.], [2.]]])
+    >>> kernel_interpolation_fill(x, torch.tensor([[0., 1., 0.]]), (1, 3)).flatten().tolist()
+    [0.0, 1.0, 2.0]
+    """
+    if not bandwidth > 0:
+        raise ValueError(f"bandwidth h must be > 0 (in patches); got {bandwidth}.")
+    x, m = _check_fill(patches, mask, grid_size)
+    c = patch_coordinates(grid_size)
+    k = torch.exp(-torch.cdist(c, c).square() / (2 * bandwidth**2))
+    return _fill(x, m, k.expand(x.shape[0], -1, -1))
+
+
+def mirror_partner(grid_size: tuple[int, int]) -> torch.Tensor:
+    """Index of each patch's mirror image across the vertical axis, shape (L,).
+
+    Examples
+    --------
+    >>> mirror_partner((2, 4)).tolist()
+    [3, 2, 1, 0, 7, 6, 5, 4]
+    """
+    gh, gw = grid_size
+    idx = torch.arange(gh * gw).reshape(gh, gw)
+    return idx.flip(1).reshape(-1)
+
+
+def mirror_images(n: int, height: int = 8, width: int = 16, *, smoothness: float = 1.0,
+                  seed: SeedLike = None) -> torch.Tensor:
+    """Random images symmetric about the vertical axis: ``x[..., j] = x[..., W-1-j]``.
+
+    The left half is white noise blurred by a Gaussian of width ``smoothness`` pixels, scaled to
+    zero mean and unit variance per image; the right half is its mirror image. With a short
+    correlation length, a patch is poorly predicted by its neighbours but exactly by its partner.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, 1, height, width), float32
+
+    Examples
+    --------
+    >>> x = mirror_images(2, 4, 8, seed=0)
+    >>> x.shape, torch.equal(x, x.flip(-1))
+    (torch.Size([2, 1, 4, 8]), True)
+    """
+    if n < 1 or height < 1 or width < 2 or width % 2:
+        raise ValueError(f"need n >= 1, height >= 1 and an even width W >= 2; got n={n}, "
+                         f"height={height}, width={width}.")
+    if not smoothness > 0:
+        raise ValueError(f"smoothness (blur width, pixels) must be > 0; got {smoothness}.")
+    gen = make_generator(seed)
+    half = width // 2
+    radius = max(1, math.ceil(3 * smoothness))
+    noise = torch.randn(n, 1, height + 2 * radius, half + 2 * radius, generator=gen)
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-t.square() / (2 * smoothness**2))
+    g = g / g.sum()
+    left = F.conv2d(F.conv2d(noise, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))
+    left = left - left.mean(dim=(1, 2, 3), keepdim=True)
+    left = left / left.flatten(1).std(dim=1).view(-1, 1, 1, 1)
+    return torch.cat([left, left.flip(-1)], dim=-1).contiguous()
+
+
+def local_attention_mask(grid_size: tuple[int, int], radius: float) -> torch.Tensor:
+    """Boolean (L+1, L+1) mask, True = may attend: a patch query sees patch keys within
+    ``radius`` (Euclidean, in patches) and not cls; the cls query sees everything.
+
+    Examples
+    --------
+    >>> local_attention_mask((1, 3), 1.0).int().tolist()
+    [[1, 1, 1, 1], [0, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]]
+    """
+    if not radius >= 0:
+        raise ValueError(f"radius (in patches) must be >= 0; got {radius}.")
+    c = patch_coordinates(grid_size)
+    n = c.shape[0]
+    allowed = torch.ones(n + 1, n + 1, dtype=torch.bool)
+    allowed[1:, 0] = False
+    allowed[1:, 1:] = torch.cdist(c, c) <= radius + 1e-6
+    return allowed
+
+
+def _masked_forward(self, x: torch.Tensor) -> torch.Tensor:
+    n, t, d = x.shape
+    qkv = self.qkv(x).reshape(n, t, 3, self.num_heads, d // self.num_heads)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=self.allowed.to(x.device))
+    return self.proj(out.transpose(1, 2).reshape(n, t, d))
+
+
+def _masked_map(self, x: torch.Tensor) -> torch.Tensor:
+    n, t, d = x.shape
+    qkv = self.qkv(x).float().reshape(n, t, 3, self.num_heads, d // self.num_heads)
+    q, k, _ = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    return torch.softmax(s.masked_fill(~self.allowed.to(x.device), float("-inf")), dim=-1)
+
+
+def restrict_decoder_attention(mae, radius: float):
+    """Make every decoder block of ``mae`` attend only within ``radius`` patches (in place).
+
+    Each decoder attention gets :func:`local_attention_mask` as ``attn_mask`` (also in
+    ``attention_maps``), so after ``k`` blocks a masked token has read only patches within
+    ``k * radius``. The encoder is untouched. Returns ``mae`` for chaining.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mae_theory import MAE, masking_from_mask
+    >>> mae = restrict_decoder_attention(MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0), 1.0)
+    >>> m = masking_from_mask(torch.tensor([1] * 8 + [0] * 8))
+    >>> lat = torch.randn(1, 9, 16, generator=torch.Generator().manual_seed(0))
+    >>> far = lat.clone(); far[0, -1] += 1.0   # visible patch 15, far from patch 0
+    >>> a, b = mae.forward_decoder(lat, m), mae.forward_decoder(far, m)
+    >>> torch.allclose(a[0, 0], b[0, 0]), torch.allclose(a[0, 15], b[0, 15])
+    (True, False)
+    """
+    allowed = local_attention_mask(mae.grid_size, radius)
+    for blk in mae.decoder_blocks:
+        blk.attn.allowed = allowed
+        blk.attn.forward = types.MethodType(_masked_forward, blk.attn)
+        blk.attn.attention_map = types.MethodType(_masked_map, blk.attn)
+    mae.decoder_radius = float(radius)
+    return mae
+
+
+def error_by_partner(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                     partner: torch.Tensor, select: torch.Tensor | None = None
+                     ) -> tuple[float, float]:
+    """Masked-patch MSE split by whether the patch's mirror partner was visible.
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape (N, L, P)
+    mask : torch.Tensor, shape (N, L), 1 = masked
+    partner : torch.Tensor, shape (L,), from :func:`mirror_partner`
+    select : torch.Tensor, shape (L,), bool, optional
+        Count only these patches (e.g. those whose partner is far away).
+
+    Returns
+    -------
+    (partner visible, partner masked) : tuple of float
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = torch.zeros(1, 2, 1); p = torch.tensor([[[1.], [0.]]])
+    >>> error_by_partner(p, t, torch.tensor([[1., 0.]]), torch.tensor([1, 0]))
+    (1.0, nan)
+    """
+    err = (pred.float() - target.float()).square().mean(dim=-1)
+    m = mask.bool()
+    partner_visible = ~m[:, partner]
+    sel = m if select is None else m & select[None]
+    a, b = sel & partner_visible, sel & ~partner_visible
+    return tuple(float(err[s].mean()) if s.any() else float("nan") for s in (a, b))

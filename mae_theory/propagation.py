@@ -1,0 +1,225 @@
+"""How a representation travels through pre-LayerNorm transformer blocks (chapter 7, Q3).
+
+A pre-LN block updates the residual stream ``x_l`` (one row per token) as
+
+.. math:: x_{l+1/2} = x_l + \\mathrm{Attn}(\\mathrm{LN}_1 x_l), \\qquad
+          x_{l+1} = x_{l+1/2} + \\mathrm{MLP}(\\mathrm{LN}_2 x_{l+1/2}).
+
+Both branches read a LayerNormed input, whose norm is at most
+:math:`R = \\sqrt{D}\\lVert\\gamma\\rVert_\\infty + \\lVert\\beta\\rVert_2` whatever ``x_l`` is, so
+the update of a block is bounded by a constant :math:`C_l` of its weights alone
+(:func:`update_bound`); relative updates :math:`\\rho_l = \\lVert x_{l+1} - x_l\\rVert /
+\\lVert x_l\\rVert \\le C_l / \\lVert x_l\\rVert` shrink as the stream grows. This module
+measures the stream (:func:`residual_stream`), the updates (:func:`relative_updates`) and the
+bound, and trains the supervised comparison model (:func:`train_supervised`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masking import Masking
+from .runtime import SeedLike, make_generator
+
+
+@torch.no_grad()
+def residual_stream(mae, imgs: torch.Tensor, masking: Masking | None = None) -> list[torch.Tensor]:
+    """The encoder's residual stream before and after every block.
+
+    Parameters
+    ----------
+    mae : MAE
+    imgs : torch.Tensor, shape (N, C, H, W)
+    masking : Masking, optional
+        Encode only the visible patches (as in training); ``None`` encodes all ``L``.
+
+    Returns
+    -------
+    list of torch.Tensor, ``depth + 1`` entries of shape (N, T, D), float32
+        ``x_0`` (embedded patches and cls) to ``x_depth`` (before the final LayerNorm).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mae_theory import MAE
+    >>> mae = MAE(8, 2, 1, 16, 3, 2, 16, 1, 2, seed=0)
+    >>> [tuple(x.shape) for x in residual_stream(mae, torch.zeros(2, 1, 8, 8))][-1]
+    (2, 17, 16)
+    """
+    mae._check_input(imgs)
+    x = mae.patch_embed(mae.patchify(imgs)) + mae.pos_embed
+    if masking is not None:
+        idx = masking.ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1])
+        x = torch.gather(x, 1, idx)
+    x = torch.cat([mae.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+    states = [x.float()]
+    for blk in mae.blocks:
+        x = blk(x)
+        states.append(x.float())
+    return states
+
+
+def _check_states(states) -> None:
+    if len(states) < 2 or any(s.shape != states[0].shape for s in states):
+        raise ValueError(
+            "states must be a list of at least two residual-stream tensors x_l of one shape "
+            "(N, T, D), as returned by residual_stream."
+        )
+
+
+def relative_updates(states: list[torch.Tensor], *, skip_cls: bool = True) -> torch.Tensor:
+    """Mean relative update per block, :math:`\\rho_l = \\operatorname{mean}_{n,i}
+    \\lVert x_{l+1,i} - x_{l,i} \\rVert / \\lVert x_{l,i} \\rVert`.
+
+    Returns
+    -------
+    torch.Tensor, shape (depth,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.ones(1, 3, 4)
+    >>> relative_updates([x, 2 * x, 3 * x], skip_cls=False).tolist()
+    [1.0, 0.5]
+    """
+    _check_states(states)
+    s = [x[:, 1:] if skip_cls else x for x in states]
+    return torch.stack([((b - a).norm(dim=-1) / a.norm(dim=-1)).mean()
+                        for a, b in zip(s[:-1], s[1:])])
+
+
+def _layer_norm_radius(ln: nn.LayerNorm) -> float:
+    return math.sqrt(ln.normalized_shape[0]) * ln.weight.abs().max().item() + ln.bias.norm().item()
+
+
+@torch.no_grad()
+def update_bound(block) -> float:
+    """Weight-only bound :math:`C_l` on the per-token update of one pre-LN block.
+
+    .. math:: \\lVert x_{l+1,i} - x_{l,i} \\rVert \\le C_l =
+              \\lVert W_O \\rVert \\Big(\\sum_h (\\lVert W_V^h \\rVert R_1 +
+              \\lVert b_V^h \\rVert)^2\\Big)^{1/2} + \\lVert b_O \\rVert
+              + \\lVert W_2 \\rVert (\\lVert W_1 \\rVert R_2 + \\lVert b_1 \\rVert)
+              + \\lVert b_2 \\rVert
+
+    with spectral norms, :math:`R_k = \\sqrt{D}\\lVert\\gamma_k\\rVert_\\infty +
+    \\lVert\\beta_k\\rVert` the radius of LayerNorm ``k``'s output; each head's output is a convex
+    combination of its values, and :math:`|\\mathrm{GELU}(u)| \\le |u|`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mae_theory import MAE
+    >>> blk = MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0).blocks[0]
+    >>> x = 100 * torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(0))
+    >>> bool(((blk(x) - x).norm(dim=-1) <= update_bound(blk)).all())
+    True
+    """
+    attn, mlp = block.attn, block.mlp
+    d = attn.qkv.in_features
+    heads = attn.num_heads
+    w_v = attn.qkv.weight[2 * d:].reshape(heads, d // heads, d)
+    b_v = attn.qkv.bias[2 * d:].reshape(heads, d // heads)
+    r1 = _layer_norm_radius(block.norm1)
+    per_head = torch.linalg.matrix_norm(w_v, ord=2) * r1 + b_v.norm(dim=-1)
+    c_attn = (torch.linalg.matrix_norm(attn.proj.weight, ord=2) * per_head.square().sum().sqrt()
+              + attn.proj.bias.norm())
+    lin1, lin2 = mlp[0], mlp[2]
+    r2 = _layer_norm_radius(block.norm2)
+    c_mlp = (torch.linalg.matrix_norm(lin2.weight, ord=2)
+             * (torch.linalg.matrix_norm(lin1.weight, ord=2) * r2 + lin1.bias.norm())
+             + lin2.bias.norm())
+    return float(c_attn + c_mlp)
+
+
+def update_bounds(mae) -> torch.Tensor:
+    """:func:`update_bound` of every encoder block, shape (depth,)."""
+    return torch.tensor([update_bound(b) for b in mae.blocks])
+
+
+def stream_norms(states: list[torch.Tensor], *, skip_cls: bool = True) -> torch.Tensor:
+    """Mean token norm :math:`\\operatorname{mean}_{n,i} \\lVert x_{l,i} \\rVert` per state,
+    shape (depth + 1,)."""
+    _check_states(states)
+    return torch.stack([(x[:, 1:] if skip_cls else x).norm(dim=-1).mean() for x in states])
+
+
+def predicted_relative_bound(states: list[torch.Tensor], bounds: torch.Tensor, *,
+                             skip_cls: bool = True) -> torch.Tensor:
+    """The bound on :math:`\\rho_l` the theorem gives: :math:`\\operatorname{mean}_{n,i}
+    C_l / \\lVert x_{l,i} \\rVert`, shape (depth,)."""
+    _check_states(states)
+    if bounds.shape != (len(states) - 1,):
+        raise ValueError(f"bounds C_l must have one entry per block ({len(states) - 1}); got "
+                         f"shape {tuple(bounds.shape)}.")
+    s = [x[:, 1:] if skip_cls else x for x in states[:-1]]
+    return torch.stack([(c / x.norm(dim=-1)).mean() for c, x in zip(bounds, s)])
+
+
+def token_features(states: list[torch.Tensor], *, skip_cls: bool = True) -> list[torch.Tensor]:
+    """Flatten each state to one row per patch token, (N*T', D): the input of CKA."""
+    return [(x[:, 1:] if skip_cls else x).reshape(-1, x.shape[-1]) for x in states]
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+    """How to train the supervised ViT that chapter 7 compares an MAE with."""
+
+    steps: int = 300  # optimiser steps
+    batch_size: int = 64  # images per step
+    lr: float = 2e-3  # AdamW learning rate (cosine decay to 0)
+    weight_decay: float = 0.05  # AdamW decay
+
+
+def train_supervised(mae, images: torch.Tensor, labels: torch.Tensor,
+                     config: SupervisedConfig = SupervisedConfig(), *,
+                     seed: SeedLike = None) -> tuple[nn.Linear, list[float]]:
+    """Train ``mae``'s encoder end-to-end with a linear head on mean-pooled tokens (CPU).
+
+    The encoder sees every patch (no mask); the decoder is unused. ``mae`` is trained in place.
+
+    Returns
+    -------
+    head : nn.Linear
+        The classifier on the mean-pooled, final-normed patch tokens.
+    losses : list of float
+        Cross-entropy per step.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mae_theory import MAE
+    >>> mae = MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0)
+    >>> x, y = torch.randn(32, 1, 8, 8), torch.arange(32) % 2
+    >>> head, losses = train_supervised(mae, x, y, SupervisedConfig(steps=3), seed=0)
+    >>> len(losses)
+    3
+    """
+    if images.ndim != 4 or labels.shape != images.shape[:1]:
+        raise ValueError(f"images must be (N, C, H, W) and labels (N,); got "
+                         f"{tuple(images.shape)} and {tuple(labels.shape)}.")
+    gen = make_generator(seed)
+    k = int(labels.max()) + 1
+    head = nn.Linear(mae.embed_dim, k)
+    with torch.no_grad():
+        nn.init.normal_(head.weight, std=0.01, generator=gen)
+        nn.init.zeros_(head.bias)
+    params = list(mae.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    losses = []
+    for step in range(config.steps):
+        for group in opt.param_groups:
+            group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * step / config.steps))
+        idx = torch.randint(0, images.shape[0], (config.batch_size,), generator=gen)
+        z = mae.forward_encoder(images[idx].float(), None)[:, 1:].mean(dim=1)
+        loss = F.cross_entropy(head(z), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return head, losses

@@ -1,0 +1,91 @@
+import math
+
+import pytest
+import torch
+
+from mae_theory import MAE, masking_from_mask
+from mae_theory.interpolation import (
+    error_by_partner,
+    kernel_interpolation_fill,
+    local_attention_mask,
+    mirror_images,
+    mirror_partner,
+    nearest_visible_fill,
+    restrict_decoder_attention,
+)
+
+
+def test_nearest_visible_copies_the_closest_patch_and_keeps_visible():
+    x = torch.arange(9.0).view(1, 9, 1)  # 3x3 grid, value = index
+    mask = torch.zeros(1, 9)
+    mask[0, [0, 1, 2, 4]] = 1  # visible: 3, 5, 6, 7, 8
+    out = nearest_visible_fill(x, mask, (3, 3)).flatten().tolist()
+    # patch 1 is equally near 3 and 5 (tie: averaged); patch 4 is next to 3, 5 and 7
+    assert out == pytest.approx([3.0, 4.0, 5.0, 3.0, 5.0, 5.0, 6.0, 7.0, 8.0])
+
+
+def test_kernel_interpolation_weights_and_limits():
+    x = torch.tensor([[[0.0], [5.0], [3.0]]])
+    m = torch.tensor([[0.0, 1.0, 1.0]])
+    # only patch 0 visible: every masked patch copies it
+    assert kernel_interpolation_fill(x, m, (1, 3)).flatten().tolist() == [0.0, 0.0, 0.0]
+    # two visible at distances 1 and 2 from patch 2 with h = 1: weights e^-1/2, e^-2
+    x = torch.tensor([[[1.0], [2.0], [0.0]]])
+    m = torch.tensor([[0.0, 0.0, 1.0]])
+    w1, w2 = math.exp(-2.0), math.exp(-0.5)
+    got = kernel_interpolation_fill(x, m, (1, 3), bandwidth=1.0)[0, 2, 0].item()
+    assert got == pytest.approx((w1 * 1 + w2 * 2) / (w1 + w2), rel=1e-5)
+    with pytest.raises(ValueError, match="bandwidth"):
+        kernel_interpolation_fill(x, m, (1, 3), bandwidth=0)
+    with pytest.raises(ValueError, match="every patch"):
+        nearest_visible_fill(x, torch.ones(1, 3), (1, 3))
+    with pytest.raises(ValueError, match="grid_size"):
+        nearest_visible_fill(x, m, (2, 2))
+
+
+def test_mirror_images_are_symmetric_standardised_and_seeded():
+    x = mirror_images(50, 8, 16, seed=3)
+    assert torch.equal(x, x.flip(-1))
+    assert torch.equal(x, mirror_images(50, 8, 16, seed=3))
+    assert x.mean().abs() < 1e-5 and abs(x.std().item() - 1) < 0.05
+    with pytest.raises(ValueError, match="even width"):
+        mirror_images(2, 8, 15)
+    # patch l of a mirror image is its partner's patch, flipped left-right
+    p = torch.nn.functional.unfold(x, 2, stride=2)  # (N, 4, L)
+    partner = mirror_partner((4, 8))
+    flipped = p.view(50, 2, 2, 32).flip(2).reshape(50, 4, 32)
+    assert torch.equal(p, flipped[:, :, partner])
+
+
+def test_local_attention_mask_counts():
+    allowed = local_attention_mask((3, 3), 1.0)
+    assert allowed[0].all() and not allowed[1:, 0].any()
+    assert allowed[1:, 1:].sum(dim=1).tolist() == [3, 4, 3, 4, 5, 4, 3, 4, 3]
+    with pytest.raises(ValueError, match="radius"):
+        local_attention_mask((3, 3), -1)
+
+
+def test_restricted_decoder_reach_grows_by_radius_per_block():
+    mae = restrict_decoder_attention(MAE(8, 2, 1, 16, 1, 2, 16, 2, 2, seed=0), 1.0)
+    m = masking_from_mask(torch.tensor([1] * 8 + [0] * 8))
+    lat = torch.randn(1, 9, 16, generator=torch.Generator().manual_seed(0))
+    moved = lat.clone()
+    moved[0, -1] += 1.0  # visible patch 15 = (3, 3)
+    a, b = mae.forward_decoder(lat, m), mae.forward_decoder(moved, m)
+    changed = ~torch.isclose(a, b, atol=1e-6).all(dim=-1)[0]
+    coords = torch.stack(torch.meshgrid(torch.arange(4), torch.arange(4), indexing="ij"), -1)
+    dist = (coords.reshape(16, 2).float() - torch.tensor([3.0, 3.0])).norm(dim=-1)
+    assert not changed[dist > 2.0 + 1e-6].any()  # two blocks, radius 1: reach 2
+    assert changed[15]
+    maps = mae.attention_maps(torch.zeros(1, 1, 8, 8), m)["decoder"][0]
+    assert (maps[0, :, 1, 16] == 0).all()  # patch 0 never attends patch 15
+    assert torch.allclose(maps.sum(-1), torch.ones_like(maps.sum(-1)))
+
+
+def test_error_by_partner_splits_masked_patches():
+    target = torch.zeros(1, 4, 1)
+    pred = torch.tensor([[[1.0], [2.0], [3.0], [4.0]]])
+    mask = torch.tensor([[1.0, 1.0, 0.0, 1.0]])
+    partner = torch.tensor([3, 2, 1, 0])
+    vis, hid = error_by_partner(pred, target, mask, partner)
+    assert vis == pytest.approx(4.0) and hid == pytest.approx((1 + 16) / 2)

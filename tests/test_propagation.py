@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from mae_theory import MAE
+from mae_theory.metrics import linear_cka
+from mae_theory.propagation import (
+    SupervisedConfig,
+    predicted_relative_bound,
+    relative_updates,
+    residual_stream,
+    stream_norms,
+    token_features,
+    train_supervised,
+    update_bound,
+    update_bounds,
+)
+
+
+def _mae(seed=0):
+    return MAE(8, 2, 1, 16, 3, 2, 16, 1, 2, seed=seed)
+
+
+def test_residual_stream_matches_forward_encoder():
+    mae = _mae()
+    x = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    states = residual_stream(mae, x)
+    assert len(states) == 4
+    assert torch.allclose(mae.norm(states[-1]), mae.forward_encoder(x, None), atol=1e-6)
+    masking = mae.make_masking(4, 0.75, seed=0)
+    assert residual_stream(mae, x, masking)[0].shape == (4, 5, 16)
+
+
+def test_update_bound_holds_for_any_input_scale_and_for_perturbed_weights():
+    mae = _mae(1)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # make LayerNorm gains and biases non-trivial
+        for p in mae.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=g))
+    for blk in mae.blocks:
+        c = update_bound(blk)
+        for scale in (1e-3, 1.0, 1e3):
+            x = scale * torch.randn(8, 9, 16, generator=g)
+            assert ((blk(x) - x).norm(dim=-1) <= c * (1 + 1e-5)).all()
+    assert update_bounds(mae).shape == (3,)
+
+
+def test_relative_updates_and_predicted_bound_closed_form():
+    x = torch.ones(2, 3, 4)  # token norm 2
+    states = [x, 2 * x, 4 * x]
+    assert relative_updates(states).tolist() == [1.0, 1.0]
+    assert stream_norms(states).tolist() == [2.0, 4.0, 8.0]
+    bound = predicted_relative_bound(states, torch.tensor([2.0, 2.0]))
+    assert bound.tolist() == [1.0, 0.5]
+    with pytest.raises(ValueError, match="one entry per block"):
+        predicted_relative_bound(states, torch.ones(3))
+    with pytest.raises(ValueError, match="at least two"):
+        relative_updates([x])
+
+
+def test_token_features_and_cka_of_identical_layers():
+    states = residual_stream(_mae(), torch.randn(5, 1, 8, 8, generator=torch.Generator()))
+    feats = token_features(states)
+    assert feats[0].shape == (5 * 16, 16)
+    assert linear_cka(feats[1], feats[1]).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_train_supervised_lowers_the_loss_and_checks_input():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(64) % 2
+    x = torch.randn(64, 1, 8, 8, generator=g) + 2.0 * y.view(-1, 1, 1, 1)
+    mae = _mae()
+    head, losses = train_supervised(mae, x, y, SupervisedConfig(steps=60, batch_size=32), seed=0)
+    assert sum(losses[-10:]) < sum(losses[:10])
+    with pytest.raises(ValueError, match="labels"):
+        train_supervised(mae, x, y[:3], seed=0)

@@ -32,8 +32,8 @@ class Sample:
 
     Attributes
     ----------
-    x : torch.Tensor, shape (N, L, D), float32
-        Observed tokens: the values of ``tree.leaves`` (in that order), ``D = leaf_dim``.
+    x : torch.Tensor, shape (N, L, d_x), float32
+        Observed tokens: the values of ``tree.leaves`` (in that order), ``d_x = leaf_dim``.
     values : dict[str, torch.Tensor]
         ``values[v]`` of shape (N, dims[v]) for every node ``v`` (latents and leaves).
     noises : dict[str, torch.Tensor]
@@ -78,7 +78,7 @@ class LatentTree:
     noise_dim : int
         dim eps_v, the own-noise dimension of every non-root node.
     leaf_dim : int or None
-        D, the dimension of every observed token. ``None``: the largest
+        d_x, the dimension of every observed token. ``None``: the largest
         ``dim z_pa(v) + noise_dim`` over the leaves (the smallest injective choice).
     seed : SeedLike
         Draws the generator weights (orthogonal matrices).
@@ -93,7 +93,7 @@ class LatentTree:
     -----
     ``g_v(u) = Q_K a(... a(Q_1 u))`` on ``u = [z_pa(v), eps_v]``, with square orthogonal Q_k
     and ``a`` the leaky ReLU standardised to mean 0 and variance 1 under a standard normal
-    input; for a leaf, an isometric lift ``W`` (orthonormal columns, ``D x k``) follows. Every
+    input; for a leaf, an isometric lift ``W`` (orthonormal columns, ``d_x x k``) follows. Every
     layer is invertible and values stay O(1). :meth:`invert` undoes one edge.
 
     Examples
@@ -152,10 +152,10 @@ class LatentTree:
         if leaf_dim is None:
             leaf_dim = need
         if isinstance(leaf_dim, bool) or not isinstance(leaf_dim, int) or leaf_dim < need:
-            raise ValueError(f"leaf_dim (the token dimension D) must be an int >= {need}, the "
+            raise ValueError(f"leaf_dim (the token dimension d_x) must be an int >= {need}, the "
                              "largest dim(parent) + noise_dim over the leaves, so that every "
                              f"leaf is an injective function of (parent, noise); got "
-                             f"{leaf_dim!r}. Pass leaf_dim=None for the smallest valid D.")
+                             f"{leaf_dim!r}. Pass leaf_dim=None for the smallest valid d_x.")
         for v in self.leaves:
             dims[v] = leaf_dim
         self.dims, self.leaf_dim = dims, leaf_dim
@@ -315,7 +315,7 @@ class LatentTree:
         return {v: pos[v] for v in self.leaves}
 
     def as_images(self, x: torch.Tensor | Sample) -> torch.Tensor:
-        """Tokens (N, L, D) of a balanced 4-ary tree as images (N, 1, H, W), D = p*p patches.
+        """Tokens (N, L, d_x) of a balanced 4-ary tree as images (N, 1, H, W), d_x = p*p patches.
 
         Leaf ``v`` becomes the p x p patch at ``leaf_grid()[v]``, so siblings are adjacent.
 
@@ -328,7 +328,7 @@ class LatentTree:
         x = x.x if isinstance(x, Sample) else x
         p = math.isqrt(self.leaf_dim)
         if p * p != self.leaf_dim:
-            raise ValueError(f"as_images needs leaf_dim D = p*p (square patches); got D = "
+            raise ValueError(f"as_images needs leaf_dim d_x = p*p (square patches); got d_x = "
                              f"{self.leaf_dim}. Build the tree with e.g. leaf_dim=16.")
         grid = self.leaf_grid()
         side = 1 + max(r for r, _ in grid.values())

@@ -116,7 +116,7 @@ def test_parent_map_validation(parents, match):
 @pytest.mark.parametrize("kw,match", [
     (dict(root_dim=0), "root_dim must be an int >= 1"),
     (dict(noise_dim=1.5), "noise_dim must be an int >= 1"),
-    (dict(leaf_dim=5), r"leaf_dim \(the token dimension D\) must be an int >= 6"),
+    (dict(leaf_dim=5), r"leaf_dim \(the token dimension d_x\) must be an int >= 6"),
     (dict(negative_slope=0.0), "negative_slope"),
 ])
 def test_dimension_validation(kw, match):
@@ -136,7 +136,7 @@ def test_other_bad_inputs():
         t.sample(0)
     with pytest.raises(ValueError, match="balanced 4-ary"):
         t.leaf_grid()
-    with pytest.raises(ValueError, match="leaf_dim D = p\\*p"):
+    with pytest.raises(ValueError, match="leaf_dim d_x = p\\*p"):
         LatentTree.balanced(4, 1, noise_dim=3).as_images(torch.zeros(1, 4, 5))
 
 

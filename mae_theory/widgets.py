@@ -140,3 +140,49 @@ def shared_latents_explorer(tree, masked=("x1",)) -> widgets.Widget:
 
     out = widgets.interactive_output(show, dict(zip(tree.leaves, buttons)))
     return widgets.VBox([widgets.HBox(buttons), out])
+
+
+def shared_dim_explorer(tree, *, mask_ratio: float = 0.5, unit: int = 1,
+                        n_draws: int = 500) -> widgets.Widget:
+    """Sliders for the mask ratio r and the masking unit u (aligned or shifted by one leaf):
+    plots the predicted E[dim c(m)] against r and prints its value at the chosen r (chapter 4).
+
+    Parameters
+    ----------
+    tree : mae_theory.hierarchy.LatentTree
+    mask_ratio, unit : initial slider positions (``unit`` must divide the number of leaves).
+    n_draws : int
+        Random masks per point (:func:`mae_theory.theory.expected_shared_dim`).
+    """
+    import numpy as np
+
+    from .plotting.leakage import plot_expected_dim
+    from .theory import expected_shared_dim
+
+    n = len(tree.leaves)
+    units = [u for u in range(1, n) if n % u == 0]
+    if unit not in units:
+        raise ValueError(f"unit u={unit!r} must divide the number of leaves L={n}; pick one "
+                         f"of {units}.")
+    ratio = widgets.FloatSlider(value=mask_ratio, min=0.05, max=0.95, step=0.05,
+                                description="mask ratio r", continuous_update=False)
+    size = widgets.SelectionSlider(options=units, value=unit, description="unit u",
+                                   continuous_update=False)
+    shifted = widgets.Checkbox(value=False, description="shift units by one leaf")
+    grid = tuple(np.round(np.linspace(0.05, 0.95, 19), 2))
+
+    def show(r: float, u: int, s: bool) -> None:
+        shift = 1 if s else 0
+        settings = [(1, 0), (u, shift)] if (u, shift) != (1, 0) else [(1, 0)]
+        fig, ax = plt.subplots(figsize=(5.5, 3.3))
+        plot_expected_dim(tree, grid, settings, marker=r, n_draws=n_draws, ax=ax)
+        plt.show()
+        try:
+            val = expected_shared_dim(tree, r, unit=u, shift=shift, n_draws=n_draws)
+            print(f"r = {r:.2f}, u = {u}{' (shifted)' if s else ''}: "
+                  f"predicted E[dim c(m)] = {val:.2f}")
+        except ValueError as err:
+            print(err)
+
+    out = widgets.interactive_output(show, {"r": ratio, "u": size, "s": shifted})
+    return widgets.VBox([widgets.HBox([ratio, size]), shifted, out])

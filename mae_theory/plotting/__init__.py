@@ -5,6 +5,7 @@ One file per family of figures, so a chapter's figures are easy to find:
 - :mod:`~mae_theory.plotting.style`: the book style, the palette and shared helpers;
 - :mod:`~mae_theory.plotting.hierarchy`: latent trees, the shared latents c(m), tree samples;
 - :mod:`~mae_theory.plotting.images`: images, patches, masks, reconstructions;
+- :mod:`~mae_theory.plotting.leakage`: leakage profiles and theory-vs-measurement (chapters 3-4);
 - :mod:`~mae_theory.plotting.training`: loss curves and sweeps over the masking ratio.
 
 Every function takes torch tensors or numpy arrays alike, draws into an axes or figure it is
@@ -19,16 +20,25 @@ from .hierarchy import (
     tree_layout,
 )
 from .images import plot_patches, plot_reconstructions, show_images
+from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
+from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .training import plot_loss_curve, plot_ratio_sweep
 
 __all__ = [
+    "plot_cka_matrices",
+    "plot_grouped_bars",
+    "plot_seed_curves",
     "plot_child_vs_parent",
     "plot_shared_latents",
     "plot_tree",
     "plot_tree_images",
     "tree_layout",
+    "plot_expected_dim",
+    "plot_leakage_profile",
+    "plot_theory_vs_measured",
+    "plot_tree_r2",
     "plot_erank_by_layer",
     "plot_patch_approximations",
     "plot_rate",

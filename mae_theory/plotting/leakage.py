@@ -1,0 +1,215 @@
+"""Figures of chapters 3-4: leakage profiles over a latent tree, and theory-vs-measurement plots.
+
+A *leakage profile* is the R^2 with which each node's own information (the root's value, every
+other node's noise) can be read off a representation. The figures mark which nodes the theory
+puts into the shared latents c(m) of a mask m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .style import OKABE_ITO, _new_axes
+
+IN_C, VISIBLE_ONLY, MASKED_ONLY = OKABE_ITO[0], OKABE_ITO[1], "#BBBBBB"
+
+
+def _roles(tree, masked, predicted) -> dict[str, str]:
+    masked = set(masked)
+    visible = set(tree.leaves) - masked
+    out = {}
+    for v in tree.nodes:
+        below = set(tree.descendant_leaves(v))
+        if v in predicted:
+            out[v] = "in c(m)"
+        elif below <= visible:
+            out[v] = "visible side only"
+        else:
+            out[v] = "masked side only"
+    return out
+
+
+def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Sequence[str],
+                         predicted: Sequence[str], *, control: Sequence[Mapping] | None = None,
+                         ax=None, title: str | None = None):
+    """Bars of nonlinear R^2 per node (mean over seeds, error bar = min..max), coloured by role.
+
+    Parameters
+    ----------
+    tree : LatentTree
+    own_r2 : list of dict node -> R^2
+        One dict per seed (``summarise_profile(...)["own_r2"]``).
+    masked : leaf names of the mask; predicted : the nodes of c(m).
+    control : list of dict, optional
+        The same for a control encoder (drawn as open circles).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> r2 = [{v: 0.5 for v in t.nodes}]
+    >>> ax = plot_leakage_profile(t, r2, ["x1", "x2"], ["r"])
+    >>> len(ax.patches) == len(t.nodes)
+    True
+    """
+    if not own_r2:
+        raise ValueError("own_r2 is empty; pass one dict {node: R^2} per seed.")
+    ax = _new_axes(ax, figsize=(7.5, 3.2))
+    roles = _roles(tree, masked, set(predicted))
+    colours = {"in c(m)": IN_C, "visible side only": VISIBLE_ONLY, "masked side only": MASKED_ONLY}
+    nodes = list(tree.nodes)
+    vals = np.array([[d[v] for v in nodes] for d in own_r2])
+    mean = vals.mean(axis=0)
+    err = np.stack([mean - vals.min(axis=0), vals.max(axis=0) - mean])
+    xs = np.arange(len(nodes))
+    ax.bar(xs, mean, yerr=err, color=[colours[roles[v]] for v in nodes], capsize=2,
+           error_kw={"elinewidth": 1})
+    if control:
+        cvals = np.array([[d[v] for v in nodes] for d in control]).mean(axis=0)
+        ax.plot(xs, cvals, "o", mfc="none", color="black", label="untrained encoder")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=col, label=role) for role, col in colours.items()]
+    handles += ax.get_legend_handles_labels()[0]
+    labels = [f"{v}" + ("*" if v in masked else "") for v in nodes]
+    ax.set_xticks(xs, labels, rotation=0, fontsize=8)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel(r"$R^2$ of own information")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=2)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_tree_r2(tree, own_r2: Mapping[str, float], masked: Sequence[str],
+                 predicted: Sequence[str] = (), *, ax=None, title: str | None = None):
+    """The tree drawn with each node coloured by R^2 (viridis); masked leaves boxed, c(m) ringed.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> ax = plot_tree_r2(t, {v: 1.0 for v in t.nodes}, ["x1"], ["r", "a"])
+    >>> ax.get_title()
+    ''
+    """
+    import matplotlib.pyplot as plt
+
+    ax = _new_axes(ax, figsize=(5.0, 3.0))
+    pos = {v: (float(i), 0.0) for i, v in enumerate(tree.leaves)}
+    for v in reversed(tree.nodes):
+        if v not in pos:
+            kids = tree.children[v]
+            pos[v] = (float(np.mean([pos[c][0] for c in kids])), 0.0)
+    depth = max(tree.level.values())
+    pos = {v: (x, float(depth - tree.level[v])) for v, (x, _) in pos.items()}
+    for v, p in tree.parents.items():
+        if p is not None:
+            ax.plot([pos[v][0], pos[p][0]], [pos[v][1], pos[p][1]], color="0.6", lw=1, zorder=1)
+    cmap = plt.get_cmap("viridis")
+    for v in tree.nodes:
+        x, y = pos[v]
+        r2 = float(np.clip(own_r2.get(v, np.nan), 0, 1))
+        ax.scatter([x], [y], s=260, color=cmap(r2), zorder=2,
+                   edgecolors=IN_C if v in predicted else "none", linewidths=2.5,
+                   marker="s" if v in masked else "o")
+        ax.annotate(v, (x, y), ha="center", va="center", fontsize=7,
+                    color="white" if r2 < 0.6 else "black", zorder=3)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+    ax.figure.colorbar(sm, ax=ax, label=r"$R^2$", shrink=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None = None,
+                            xlabel: str = "", ylabel: str = "", theory_label: str = "theory",
+                            measured_label: str = "measured (mean, min..max over seeds)",
+                            ax=None):
+    """Theory as a line, measurements as markers with min..max error bars over seeds.
+
+    Parameters
+    ----------
+    x : sequence of float (positions; with ``labels`` drawn as categories)
+    theory : sequence of float, one per x
+    measured : 2-D array (seeds, len(x))
+
+    Examples
+    --------
+    >>> ax = plot_theory_vs_measured([0.1, 0.5], [6, 10], [[6.2, 9.8], [5.9, 10.1]])
+    >>> len(ax.lines) >= 2
+    True
+    """
+    ax = _new_axes(ax, figsize=(5.5, 3.5))
+    m = np.asarray(measured, dtype=float)
+    if m.ndim != 2 or m.shape[1] != len(x):
+        raise ValueError(f"measured must have shape (seeds, len(x)) = (S, {len(x)}); got "
+                         f"{m.shape}.")
+    xs = np.arange(len(x)) if labels is not None else np.asarray(x, dtype=float)
+    mean = m.mean(axis=0)
+    ax.plot(xs, theory, "-" if labels is None else "_", color="black", lw=1.5, ms=30,
+            mew=2, label=theory_label)
+    ax.errorbar(xs, mean, yerr=[mean - m.min(axis=0), m.max(axis=0) - mean], fmt="o",
+                color=OKABE_ITO[1], capsize=3, label=measured_label)
+    if labels is not None:
+        ax.set_xticks(xs, labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def expected_dim_curves(tree, ratios: Sequence[float],
+                        settings: Sequence[tuple[int, int]] = ((1, 0), (2, 0), (2, 1), (4, 0)),
+                        *, n_draws: int = 2000, seed: int = 0) -> dict:
+    """E[dim c(m)] per (unit, shift) setting over ``ratios`` (NaN where no mask exists).
+
+    Uses :func:`mae_theory.theory.expected_shared_dim` (the MAE's visible-count rule).
+    """
+    from ..theory import expected_shared_dim
+
+    out = {}
+    for unit, shift in settings:
+        vals = []
+        for r in ratios:
+            try:
+                vals.append(expected_shared_dim(tree, float(r), unit=unit, shift=shift,
+                                                n_draws=n_draws, seed=seed))
+            except ValueError:  # this r leaves no visible (or no masked) unit
+                vals.append(float("nan"))
+        out[(unit, shift)] = np.array(vals)
+    return out
+
+
+def plot_expected_dim(tree, ratios: Sequence[float] = tuple(np.linspace(0.05, 0.95, 19)),
+                      settings: Sequence[tuple[int, int]] = ((1, 0), (2, 0), (2, 1), (4, 0)),
+                      *, marker: float | None = None, n_draws: int = 1000, ax=None):
+    """Predicted E[dim c(m)] against the mask ratio r, one line per masking unit (u, shift).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> ax = plot_expected_dim(LatentTree.balanced(2, 3), [0.25, 0.5, 0.75], n_draws=50)
+    >>> len(ax.lines)
+    4
+    """
+    ax = _new_axes(ax, figsize=(5.5, 3.5))
+    curves = expected_dim_curves(tree, ratios, settings, n_draws=n_draws)
+    for k, ((unit, shift), vals) in enumerate(curves.items()):
+        label = f"u = {unit}" + (f", shifted by {shift}" if shift else
+                                 (", aligned" if unit > 1 else ""))
+        ax.plot(ratios, vals, "-o", ms=3, color=OKABE_ITO[k % len(OKABE_ITO)],
+                ls="--" if shift else "-", label=label)
+    if marker is not None:
+        ax.axvline(marker, color="0.5", lw=1)
+    ax.set_xlabel("mask ratio $r$")
+    ax.set_ylabel(r"predicted $\mathbb{E}\,\dim c(m)$")
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,285 @@
+"""Token MAEs on latent trees, probed against the shared latents c(m) (chapters 3 and 4).
+
+One experiment is: sample a latent tree's leaves as tokens, train a
+:class:`~mae_theory.models.token.TokenMAE` under a mask specification (one fixed mask, or random
+masks with ratio ``r``, unit ``u`` and shift), then read every latent value and noise off the
+encoder's representation of the *visible* tokens of a test mask with the regression probes of
+:mod:`mae_theory.probes` (the leakage profile), and compare with Kong et al.'s prediction: the
+representation carries exactly the mixed latents c(m).
+
+Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`,
+:func:`information_dim`), the config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`),
+probing (:func:`probe_mask`, :func:`summarise_profile`), and the cached experiment drivers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .models.token import TokenMAE, token_masking
+from .probes import LeakageProfile, RegressionProbeConfig, leakage_profile, probe_r2
+from .runtime import provenance, save_json
+from .train import TrainConfig, train
+
+CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
+"""Where cached experiment results live (``data/cache/`` of the repository)."""
+
+
+# --- the prediction for a split of the leaves ------------------------------------------------
+def mixed_nodes(tree, targets: Iterable[str], visible: Iterable[str]) -> frozenset[str]:
+    """Latents whose leaves include both a target and a visible leaf (the shared latents).
+
+    For a mask ``m`` with every masked leaf a target this is c(m) of Theorem 1 in a latent tree
+    (the mixed-node rule, this book's reconstruction of Kong et al.'s Algorithm 1); leaves in
+    neither set (masked but not scored, as in experiment T6) are ignored.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 3)
+    >>> sorted(mixed_nodes(t, ["x1"], [v for v in t.leaves if v != "x1"]))
+    ['a', 'aa', 'r']
+    """
+    targets, visible = frozenset(targets), frozenset(visible)
+    unknown = (targets | visible) - set(tree.leaves)
+    if unknown or not targets or not visible or targets & visible:
+        raise ValueError(f"targets and visible must be disjoint, non-empty sets of leaves of "
+                         f"the tree {tree.leaves}; got {sorted(targets)} and {sorted(visible)}.")
+    out = set()
+    for v in tree.latents:
+        below = tree.descendant_leaves(v)
+        if below & targets and below & visible:
+            out.add(v)
+    return frozenset(out)
+
+
+def information_dim(tree, nodes: Iterable[str]) -> int:
+    """dim c: ``root_dim`` for the root plus ``noise_dim`` per other node of a rooted subtree."""
+    return sum(tree.own_dim(v) for v in nodes)
+
+
+def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:
+    """The mask over the tree's tokens (1 = masked) for a set of leaf names, shape (L,)."""
+    masked = set(masked)
+    unknown = masked - set(tree.leaves)
+    if unknown:
+        raise ValueError(f"masked leaves {sorted(unknown)} are not leaves of the tree; its "
+                         f"leaves are {tree.leaves}.")
+    return torch.tensor([float(v in masked) for v in tree.leaves])
+
+
+def loss_targets(tree, masked: Iterable[str], boundary_loss: bool) -> frozenset[str]:
+    """Masked leaves that count in the loss: all, or (T6) those with no visible sibling."""
+    masked = frozenset(masked)
+    if not boundary_loss:
+        return masked
+    return frozenset(v for v in masked
+                     if tree.descendant_leaves(tree.parents[v]) <= masked)
+
+
+# --- config and training ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class TreeMAEConfig:
+    """One token-MAE experiment on a latent tree (CPU-sized: a few seconds per seed)."""
+
+    latent_dim: int = 2  # d, width of the representation c-hat
+    hidden_dim: int = 64  # width of encoder and decoder MLPs
+    depth: int = 2  # hidden layers of encoder and decoder
+    n_train: int = 20000  # samples of the tree to train on (many: the MLP over-fits few)
+    n_probe: int = 2000  # fresh samples for the probes (half held out)
+    steps: int = 1000  # optimiser steps
+    batch_size: int = 256  # samples per step
+    lr: float = 3e-3  # peak learning rate (warm-up + cosine)
+    fixed_mask: tuple[str, ...] | None = None  # masked leaves of the one training mask, or None
+    mask_ratio: float = 0.5  # r of random masks (fixed_mask None)
+    unit: int = 1  # u, consecutive leaves masked together
+    shift: int = 0  # cyclic shift of the units (misalignment with the tree)
+    boundary_loss: bool = False  # T6: no loss on masked leaves that have a visible sibling
+
+
+@dataclass
+class TreeMAERun:
+    """A trained (or untrained) token MAE with the token standardisation it was trained with."""
+
+    model: TokenMAE
+    config: TreeMAEConfig
+    seed: int
+    mean: torch.Tensor  # (L, D) token means of the training data
+    std: torch.Tensor  # (L, D) token standard deviations
+    final_loss: float
+
+    def features(self, x: torch.Tensor, mask=None) -> torch.Tensor:
+        """c-hat of standardised tokens under ``mask`` (1 = masked; None: all visible)."""
+        return self.model.features((x - self.mean) / self.std, mask)
+
+
+def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
+                   trained: bool = True) -> TreeMAERun:
+    """Sample ``cfg.n_train`` draws of ``tree`` and train a token MAE on them (CPU).
+
+    ``trained=False`` returns the same model at initialisation (the control of T1).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> run = train_tree_mae(t, TreeMAEConfig(steps=5, n_train=64, hidden_dim=16,
+    ...                      fixed_mask=("x1", "x2")), seed=0)
+    >>> tuple(run.features(t.sample(3, seed=1).x, mask_vector(t, ["x1", "x2"])).shape)
+    (3, 2)
+    """
+    if not isinstance(cfg, TreeMAEConfig):
+        raise TypeError(f"cfg must be a TreeMAEConfig; got {type(cfg).__name__}.")
+    x = tree.sample(cfg.n_train, seed=seed).x.float()
+    mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+    fixed = None if cfg.fixed_mask is None else mask_vector(tree, cfg.fixed_mask)
+    groups = None
+    if cfg.boundary_loss:
+        names = {p: i for i, p in enumerate(dict.fromkeys(tree.parents[v] for v in tree.leaves))}
+        groups = [names[tree.parents[v]] for v in tree.leaves]
+    model = TokenMAE(len(tree.leaves), tree.leaf_dim, cfg.latent_dim, cfg.hidden_dim,
+                     cfg.depth, fixed_mask=fixed, mask_shift=cfg.shift, loss_groups=groups,
+                     seed=seed + 1000)
+    loss = float("nan")
+    if trained:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a model this small trains fastest on one thread
+        tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                           warmup_steps=max(1, cfg.steps // 20), weight_decay=0.0,
+                           mask_ratio=cfg.mask_ratio, mask_unit=cfg.unit,
+                           log_every=max(1, cfg.steps // 10))
+        try:
+            res = train(model, (x - mean) / std, tcfg, seed=seed, device="cpu", progress=False)
+        finally:
+            torch.set_num_threads(threads)
+        loss = res.final_loss
+    model.eval()
+    return TreeMAERun(model, cfg, seed, mean, std, loss)
+
+
+# --- probing ---------------------------------------------------------------------------------
+def probe_mask(run: TreeMAERun, tree, masked: Sequence[str], sample=None, *,
+               config: RegressionProbeConfig | None = None,
+               seed: int = 0) -> LeakageProfile:
+    """Leakage profile of c-hat = E(visible tokens) under the fixed mask ``masked`` (leaf names).
+
+    ``sample`` defaults to ``run.config.n_probe`` fresh draws (seeded apart from training data).
+    """
+    if sample is None:
+        sample = tree.sample(run.config.n_probe, seed=10_000 + run.seed)
+    feats = run.features(sample.x.float(), mask_vector(tree, masked))
+    return leakage_profile(feats, sample, config or RegressionProbeConfig(), seed=seed)
+
+
+def summarise_profile(tree, profile: LeakageProfile, masked: Iterable[str],
+                      targets: Iterable[str] | None = None) -> dict:
+    """Compare a leakage profile with the prediction for the mask ``masked``.
+
+    Returns a dict with ``predicted`` (sorted c nodes), ``predicted_dim``, ``measured_dim``
+    (:math:`\\sum_v d_v \\max(0, R^2(\\varepsilon_v))` over the latents, the root's value
+    standing for its noise), ``r2_in_c`` (mean nonlinear R^2 of the own information of the nodes
+    in c), ``r2_visible_only`` (mean over noises of latents and leaves whose leaves are all
+    visible: nuisance the encoder could carry but should not), and ``r2_root_linear``.
+    """
+    masked = frozenset(masked)
+    visible = frozenset(tree.leaves) - masked
+    targets = masked if targets is None else frozenset(targets)
+    c = mixed_nodes(tree, targets, visible)
+    own = {v: (profile.r2(v, "value") if v == tree.root else profile.r2(v, "noise"))
+           for v in tree.nodes}
+    vis_only = [v for v in tree.nodes if v != tree.root and tree.descendant_leaves(v) <= visible]
+    measured = sum(tree.own_dim(v) * max(0.0, own[v]) for v in tree.latents)
+    return {
+        "predicted": sorted(c),
+        "predicted_dim": information_dim(tree, c),
+        "measured_dim": measured,
+        "r2_in_c": sum(own[v] for v in c) / len(c),
+        "r2_visible_only": (sum(own[v] for v in vis_only) / len(vis_only)) if vis_only
+        else float("nan"),
+        "r2_root_linear": profile.r2(tree.root, "value", "linear"),
+        "own_r2": own,
+    }
+
+
+def random_test_masks(tree, cfg: TreeMAEConfig, n_masks: int, *, seed: int) -> list[tuple]:
+    """``n_masks`` held-out masks drawn like the training masks, as tuples of leaf names."""
+    m = token_masking(n_masks, len(tree.leaves), cfg.mask_ratio, unit=cfg.unit,
+                      shift=cfg.shift, seed=seed).mask
+    return [tuple(v for v, b in zip(tree.leaves, row) if b > 0.5) for row in m]
+
+
+# --- experiment drivers with a cache ---------------------------------------------------------
+def _key(name: str, payload: dict) -> Path:
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return CACHE_DIR / f"{name}-{hashlib.sha256(blob).hexdigest()[:12]}.json"
+
+
+def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
+                        test_masks: Sequence[Sequence[str]] | None = None, n_test_masks: int = 4,
+                        trained: bool = True, tree_spec: dict | None = None,
+                        cache: bool = False) -> list[dict]:
+    """Train one token MAE per seed and summarise its leakage on test masks.
+
+    Parameters
+    ----------
+    tree : LatentTree
+    cfg : TreeMAEConfig
+    seeds : sequence of int
+    test_masks : sequence of leaf-name sequences, optional
+        Masks to probe; default: ``cfg.fixed_mask``, or ``n_test_masks`` random masks per seed.
+    trained : bool
+        False probes the untrained encoder (control).
+    tree_spec : dict, optional
+        How ``tree`` was built (e.g. ``{"branching": 2, "depth": 3, "seed": 0}``): with
+        ``cache=True`` it keys the cache file together with the config, seeds and masks.
+    cache : bool
+        Load ``data/cache/tree_mae-<hash>.json`` if present, else compute and write it
+        (atomically, with provenance).
+
+    Returns
+    -------
+    list of dict
+        One :func:`summarise_profile` dict per (seed, test mask), plus ``seed``, ``masked``
+        and ``final_loss``.
+    """
+    payload = {"cfg": dataclasses.asdict(cfg), "seeds": list(seeds), "trained": trained,
+               "test_masks": None if test_masks is None else [list(m) for m in test_masks],
+               "n_test_masks": n_test_masks, "tree": tree_spec, "schema": 1}
+    path = _key("tree_mae", payload)
+    if cache and tree_spec is not None and path.exists():
+        stored = json.loads(path.read_text())
+        if stored.get("payload") == json.loads(json.dumps(payload, default=str)):
+            return stored["rows"]
+    rows = []
+    for seed in seeds:
+        run = train_tree_mae(tree, cfg, seed=seed, trained=trained)
+        if test_masks is not None:
+            masks = [tuple(m) for m in test_masks]
+        elif cfg.fixed_mask is not None:
+            masks = [cfg.fixed_mask]
+        else:
+            masks = random_test_masks(tree, cfg, n_test_masks, seed=20_000 + seed)
+        sample = tree.sample(cfg.n_probe, seed=10_000 + seed)
+        for masked in masks:
+            targets = loss_targets(tree, masked, cfg.boundary_loss)
+            if not targets:
+                continue
+            feats = run.features(sample.x.float(), mask_vector(tree, masked))
+            prof = leakage_profile(feats, sample, seed=seed)
+            row = summarise_profile(tree, prof, masked, targets)
+            deepest = [v for v in row["predicted"]
+                       if not set(tree.children[v]) & set(row["predicted"])]
+            c_true = torch.cat([sample.values[v] for v in deepest], dim=1)
+            row["r2_chat_from_c"] = probe_r2(c_true, {"c_hat": feats}, seed=seed)["c_hat"][1]
+            row.update(seed=seed, masked=list(masked), final_loss=run.final_loss)
+            rows.append(row)
+    if cache and tree_spec is not None:
+        save_json({"payload": payload, "rows": rows, "provenance": provenance("cpu")}, path)
+    return rows

@@ -6,7 +6,19 @@ plotting, widgets); the flat API below is what the chapters call.
 
 __version__ = "0.1.0"
 
-from . import data, hierarchy, masking, metrics, models, operators, plotting, runtime, theory  # noqa: E402,E501
+from . import (  # noqa: E402
+    data,
+    hierarchy,
+    interpolation,
+    masking,
+    metrics,
+    models,
+    operators,
+    plotting,
+    propagation,
+    runtime,
+    theory,
+)
 from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
 from .hierarchy import LatentTree, Sample  # noqa: E402
 from .masking import (  # noqa: E402
@@ -55,6 +67,8 @@ from .theory import (  # noqa: E402
 from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
 
 __all__ = [
+    "interpolation",
+    "propagation",
     "operators",
     "attention_effective_rank",
     "attention_kernels",

@@ -241,3 +241,25 @@ def error_by_partner(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     sel = m if select is None else m & select[None]
     a, b = sel & partner_visible, sel & ~partner_visible
     return tuple(float(err[s].mean()) if s.any() else float("nan") for s in (a, b))
+
+
+def nearest_visible_distance(mask: torch.Tensor, grid_size: tuple[int, int]) -> float:
+    """Mean distance (in patches) from a masked patch to its nearest visible patch.
+
+    The attention distance a purely local decoder would have; compare it with
+    :func:`~mae_theory.metrics.mean_attention_distance` of masked queries.
+
+    Examples
+    --------
+    >>> import torch
+    >>> nearest_visible_distance(torch.tensor([[1., 1., 0.]]), (1, 3))
+    1.5
+    """
+    m = mask.float()
+    if m.ndim != 2 or m.shape[1] != grid_size[0] * grid_size[1]:
+        raise ValueError(f"mask must have shape (N, L) with L = {grid_size[0] * grid_size[1]}; "
+                         f"got {tuple(mask.shape)}.")
+    c = patch_coordinates(grid_size)
+    d = torch.cdist(c, c).expand(m.shape[0], -1, -1) + 1e6 * m[:, None, :]
+    nearest = d.min(dim=-1).values
+    return float((nearest * m).sum() / m.sum())

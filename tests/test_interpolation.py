@@ -89,3 +89,13 @@ def test_error_by_partner_splits_masked_patches():
     partner = torch.tensor([3, 2, 1, 0])
     vis, hid = error_by_partner(pred, target, mask, partner)
     assert vis == pytest.approx(4.0) and hid == pytest.approx((1 + 16) / 2)
+
+
+def test_nearest_visible_distance_of_a_single_visible_centre():
+    from mae_theory.interpolation import nearest_visible_distance
+
+    mask = torch.ones(1, 9)
+    mask[0, 4] = 0  # only the centre of a 3x3 grid is visible
+    assert nearest_visible_distance(mask, (3, 3)) == pytest.approx((4 + 4 * math.sqrt(2)) / 8)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        nearest_visible_distance(mask, (2, 2))

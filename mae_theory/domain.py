@@ -1,0 +1,335 @@
+"""Images as functions on the unit square and patches as a domain decomposition (chapter 5).
+
+An image is a function ``f`` on ``Omega = [0, 1]^2``, sampled at the centres of an ``n x n``
+pixel grid. Patches of ``p x p`` pixels are a non-overlapping domain decomposition
+``Omega = U_i Omega_i`` with mesh size ``h = p / n`` and patch centres ``x_i``.
+
+Sections, in reading order: smooth and rough synthetic images with known regularity; the
+patch-wise projections ``Pi_0`` (patch mean) and ``Pi_1`` (plane per patch) and their errors;
+measured rates; what overlapping patches leak. The kernel view of attention built on this is
+in :mod:`mae_theory.operators`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .runtime import SeedLike, make_generator
+
+# ---------------------------------------------------------------- fields and synthetic images
+
+
+def _check_int(name: str, symbol: str, value, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} ({symbol}) must be an int >= {low}; got {value!r}.")
+
+
+def _check_points(points: torch.Tensor) -> None:
+    if not isinstance(points, torch.Tensor) or points.ndim != 2 or points.shape[1] != 2:
+        got = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+        raise ValueError(f"points x must be a tensor of shape (M, 2) in [0, 1]^2; got {got}.")
+
+
+def cell_centres(m: int) -> torch.Tensor:
+    """Centres of the ``m x m`` square cells of ``[0, 1]^2``, shape (m*m, 2), float64.
+
+    Row-major, like patch tokens: point ``l = i * m + j`` is ``((i + 1/2) h, (j + 1/2) h)``
+    with ``h = 1/m``.
+
+    Examples
+    --------
+    >>> cell_centres(2).tolist()
+    [[0.25, 0.25], [0.25, 0.75], [0.75, 0.25], [0.75, 0.75]]
+    """
+    _check_int("m", "cells per side", m)
+    t = (torch.arange(m, dtype=torch.float64) + 0.5) / m
+    return torch.cartesian_prod(t, t)
+
+
+@dataclass(frozen=True)
+class SineField:
+    """A smooth vector field ``f(x) = sum_k a_k sin(2 pi w_k . x + phi_k)`` on ``[0, 1]^2``.
+
+    Attributes: ``freqs`` (K, 2) frequencies ``w_k``; ``phases`` (K,); ``amps`` (K, d).
+    Calling it on points (M, 2) gives values (M, d); :meth:`grad` gives (M, d, 2).
+    """
+
+    freqs: torch.Tensor  # (K, 2) frequencies w_k, cycles per unit length
+    phases: torch.Tensor  # (K,) phases phi_k
+    amps: torch.Tensor  # (K, d) amplitudes a_k
+
+    def _arg(self, points: torch.Tensor) -> torch.Tensor:
+        _check_points(points)
+        return 2 * math.pi * points.double() @ self.freqs.T + self.phases
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self._arg(points)) @ self.amps
+
+    def grad(self, points: torch.Tensor) -> torch.Tensor:
+        """The Jacobian ``(df_c / dx_a)``, shape (M, d, 2)."""
+        c = torch.cos(self._arg(points))  # (M, K)
+        return 2 * math.pi * torch.einsum("mk,kc,ka->mca", c, self.amps, self.freqs)
+
+
+def smooth_field(dim: int = 1, *, n_modes: int = 6, max_freq: float = 2.0,
+                 seed: SeedLike = None) -> SineField:
+    """A random :class:`SineField` with ``n_modes`` real frequencies in ``[-max_freq, max_freq]^2``.
+
+    Real (not integer) frequencies keep the field non-periodic on ``[0, 1]^2``, so quadrature
+    rules show their generic rates instead of the spectral accuracy of periodic integrands.
+
+    Examples
+    --------
+    >>> f = smooth_field(3, seed=0)
+    >>> f(cell_centres(4)).shape, f.grad(cell_centres(4)).shape
+    (torch.Size([16, 3]), torch.Size([16, 3, 2]))
+    """
+    _check_int("dim", "d", dim)
+    _check_int("n_modes", "K", n_modes)
+    if not max_freq > 0:
+        raise ValueError(f"max_freq must be > 0 (cycles per unit length); got {max_freq!r}.")
+    g = make_generator(seed)
+    freqs = (2 * torch.rand(n_modes, 2, generator=g, dtype=torch.float64) - 1) * max_freq
+    phases = 2 * math.pi * torch.rand(n_modes, generator=g, dtype=torch.float64)
+    amps = torch.randn(n_modes, dim, generator=g, dtype=torch.float64) / math.sqrt(n_modes)
+    return SineField(freqs, phases, amps)
+
+
+def sample_field(field, n: int) -> torch.Tensor:
+    """Sample a field at the pixel centres of an ``n x n`` grid: shape (d, n, n).
+
+    Examples
+    --------
+    >>> sample_field(smooth_field(2, seed=0), 8).shape
+    torch.Size([2, 8, 8])
+    """
+    _check_int("n", "pixels per side", n)
+    values = field(cell_centres(n))  # (n*n, d)
+    return values.T.reshape(-1, n, n)
+
+
+def smooth_image(n: int, *, n_modes: int = 6, max_freq: float = 2.0,
+                 seed: SeedLike = None) -> torch.Tensor:
+    """A smooth (C-infinity) grey image, shape (n, n): one :func:`smooth_field` sampled.
+
+    Examples
+    --------
+    >>> smooth_image(16, seed=0).shape
+    torch.Size([16, 16])
+    """
+    return sample_field(smooth_field(1, n_modes=n_modes, max_freq=max_freq, seed=seed), n)[0]
+
+
+def _rough_power(n: int, hurst: float) -> torch.Tensor:
+    """Power ``|k|^{-(2H + 2)}`` of each Fourier mode of an n x n periodic grid, 0 at k = 0."""
+    _check_int("n", "pixels per side", n, low=2)
+    if not 0 < hurst < 1:
+        raise ValueError(f"hurst (Hoelder exponent H) must lie in (0, 1); got {hurst!r}. "
+                         "Use smooth_image for a smooth image.")
+    k = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
+    kk = torch.sqrt(k[:, None] ** 2 + k[None, :] ** 2)
+    return torch.where(kk > 0, kk.clamp_min(1.0) ** -(2 * hurst + 2), torch.zeros_like(kk))
+
+
+def rough_image(n: int, hurst: float, *, seed: SeedLike = None) -> torch.Tensor:
+    """A random-phase field with Hoelder exponent ``H`` (a periodic fractional Brownian surface).
+
+    Fourier amplitudes fall like ``|k|^-(H + 1)`` (power spectrum ``|k|^-(2H + 2)``), so
+    ``E|f(x) - f(y)|^2 ~ |x - y|^{2H}`` for ``0 < H < 1``. Scaled to expected variance 1.
+
+    Examples
+    --------
+    >>> img = rough_image(64, 0.5, seed=0)
+    >>> img.shape, 0.5 < float(img.std()) < 2
+    (torch.Size([64, 64]), True)
+    """
+    power = _rough_power(n, hurst)
+    noise = torch.randn(n, n, generator=make_generator(seed), dtype=torch.float64)
+    img = torch.fft.ifft2(torch.fft.fft2(noise) * power.sqrt()).real  # white noise, coloured
+    return img / torch.sqrt(power.sum() / n**2)
+
+
+def rough_patch_mean_error(n: int, hurst: float, patch_size) -> np.ndarray:
+    """Exact ``sqrt(E ||f - Pi_0 f||^2)`` for :func:`rough_image`, for each patch size.
+
+    A Fourier mode ``k`` keeps the fraction ``|D_p(k)|^2`` of its power in the patch mean,
+    ``D_p(k) = prod_a sin(pi k_a p / n) / (p sin(pi k_a / n))``, so
+    ``E ||f - Pi_0 f||^2 = sum_k S(k) (1 - |D_p(k)|^2) / sum_k S(k)``. As ``h = p/n -> 0`` with
+    ``n -> infinity`` this behaves like ``h^H``.
+
+    Examples
+    --------
+    >>> float(rough_patch_mean_error(16, 0.5, 1)), float(rough_patch_mean_error(16, 0.5, 16))
+    (0.0, 1.0)
+    """
+    power = _rough_power(n, hurst)
+    k = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
+    out = []
+    for p in np.atleast_1d(patch_size).tolist():
+        _check_int("patch_size", "p", int(p))
+        num, den = torch.sin(math.pi * k * p / n), p * torch.sin(math.pi * k / n)
+        d = torch.where(k == 0, torch.ones_like(k), num / torch.where(k == 0, 1.0, den))
+        d2 = (d[:, None] * d[None, :]) ** 2
+        out.append(float(torch.sqrt((power * (1 - d2)).sum() / power.sum()).clamp_min(0)))
+    return np.array(out) if np.ndim(patch_size) else np.array(out[0])
+
+
+# ---------------------------------------------------------------- patch-wise approximation
+
+
+def _blocks(img: torch.Tensor, p: int) -> torch.Tensor:
+    """(..., n, n) -> (..., n/p, n/p, p, p), checking that ``p`` divides ``n``."""
+    if not isinstance(img, torch.Tensor) or img.ndim < 2:
+        raise ValueError("img f must be a tensor of shape (..., n, n).")
+    _check_int("patch_size", "p", p)
+    n1, n2 = img.shape[-2:]
+    if n1 % p or n2 % p:
+        raise ValueError(f"patch size p={p} must divide the image size {n1} x {n2}; "
+                         "pick a divisor of both.")
+    x = img.reshape(*img.shape[:-2], n1 // p, p, n2 // p, p)
+    return x.transpose(-3, -2)
+
+
+def _unblocks(x: torch.Tensor) -> torch.Tensor:
+    x = x.transpose(-3, -2)
+    return x.reshape(*x.shape[:-4], x.shape[-4] * x.shape[-3], x.shape[-2] * x.shape[-1])
+
+
+def patch_approximation(img: torch.Tensor, patch_size: int, order: int = 0) -> torch.Tensor:
+    """The patch-wise L2 projection ``Pi_order f``: per patch mean (0) or best plane (1).
+
+    On each patch ``Omega_i`` the result is the least-squares fit of ``f`` by a constant
+    (``order=0``, the patch mean) or by ``a + b xi_1 + c xi_2`` (``order=1``), the pixel
+    offsets ``xi`` taken from the patch centre. Because the patches do not overlap, these
+    local projections add up to an orthogonal projection of the whole image.
+
+    Parameters
+    ----------
+    img : torch.Tensor, shape (..., n, n)
+    patch_size : int
+        ``p``; must divide ``n``.
+    order : {0, 1}
+
+    Examples
+    --------
+    >>> f = torch.arange(16.).reshape(4, 4)
+    >>> patch_approximation(f, 2)[:2, :2].tolist()
+    [[2.5, 2.5], [2.5, 2.5]]
+    >>> bool(torch.allclose(patch_approximation(f, 2, order=1), f))  # planes are exact
+    True
+    """
+    if order not in (0, 1):
+        raise ValueError(f"order must be 0 (patch mean) or 1 (plane per patch); got {order!r}.")
+    x = _blocks(img, patch_size)
+    out = x.mean(dim=(-2, -1), keepdim=True).expand_as(x)
+    if order == 1:
+        xi = torch.arange(patch_size, dtype=x.dtype, device=x.device) - (patch_size - 1) / 2
+        norm = (xi**2).sum() * patch_size
+        if norm > 0:
+            b = (x * xi[:, None]).sum(dim=(-2, -1), keepdim=True) / norm
+            c = (x * xi[None, :]).sum(dim=(-2, -1), keepdim=True) / norm
+            out = out + b * xi[:, None] + c * xi[None, :]
+    return _unblocks(out)
+
+
+def patch_approximation_error(img: torch.Tensor, patch_size: int, order: int = 0) -> torch.Tensor:
+    """``||f - Pi_order f||_{L2(Omega)}``, one number per image, shape ``img.shape[:-2]``.
+
+    The L2 norm on ``[0, 1]^2`` of a pixel image is the root mean square over its pixels.
+
+    Examples
+    --------
+    >>> f = torch.arange(4.).reshape(2, 2)  # f - mean = -1.5, -0.5, 0.5, 1.5
+    >>> round(float(patch_approximation_error(f, 2)), 4)
+    1.118
+    """
+    diff = img - patch_approximation(img, patch_size, order)
+    return diff.pow(2).mean(dim=(-2, -1)).sqrt()
+
+
+def patch_mean_error_linear(grad_norm: float, patch_size, n: int):
+    """Closed-form ``||f - Pi_0 f||`` for a linear image: ``|grad f| sqrt((p^2 - 1)/12) / n``.
+
+    To leading order in ``h = p/n`` it holds for any smooth ``f`` with ``|grad f|`` replaced by
+    ``||grad f||_{L2}``; for ``p >> 1`` it is ``h ||grad f|| / sqrt(12)``.
+
+    Examples
+    --------
+    >>> f = torch.arange(8.)[:, None].expand(8, 8) / 8  # f(x) = x_1, |grad f| = 1
+    >>> err = float(patch_approximation_error(f, 4))
+    >>> abs(err - patch_mean_error_linear(1.0, 4, 8)) < 1e-6  # float32 image
+    True
+    """
+    out = grad_norm * np.sqrt((np.asarray(patch_size, dtype=float) ** 2 - 1) / 12) / n
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def fit_rate(h, errors) -> np.ndarray:
+    """Least-squares slope of ``log error`` against ``log h``: the measured convergence rate.
+
+    ``errors`` has shape (K,) or (S, K) for S seeds; returns one slope per seed.
+
+    Examples
+    --------
+    >>> h = np.array([0.1, 0.2, 0.4])
+    >>> fit_rate(h, [3 * h**2, 5 * h**2]).round(6).tolist()
+    [2.0, 2.0]
+    """
+    logh = np.log(np.asarray(h, dtype=float))
+    loge = np.log(np.atleast_2d(np.asarray(errors, dtype=float)))
+    if loge.shape[-1] != logh.size or logh.size < 2:
+        raise ValueError(f"errors must have shape (K,) or (S, K) with K = len(h) = {logh.size} "
+                         f">= 2; got {loge.shape}.")
+    return np.polyfit(logh, loge.T, 1)[0]
+
+
+def overlap_leak(n_tokens: int, patch_size: int, stride: int, mask_ratio: float, *,
+                 seed: SeedLike = None) -> float:
+    """Fraction of a masked token's pixels still seen through overlapping visible tokens.
+
+    Tokens are ``p x p`` windows every ``stride`` pixels on a periodic image of
+    ``n_tokens * stride`` pixels per side; each token is masked independently with probability
+    ``r``. With ``stride = p`` (non-overlapping patches) nothing leaks; see
+    :func:`overlap_leak_theory`.
+
+    Examples
+    --------
+    >>> overlap_leak(8, 4, 4, 0.75, seed=0)
+    0.0
+    """
+    for name, v in [("n_tokens", n_tokens), ("patch_size", patch_size), ("stride", stride)]:
+        _check_int(name, {"patch_size": "p"}.get(name, name), v)
+    if patch_size % stride:
+        raise ValueError(f"stride s={stride} must divide the patch size p={patch_size}.")
+    if not 0 <= mask_ratio < 1:
+        raise ValueError(f"mask ratio r must lie in [0, 1); got {mask_ratio!r}.")
+    k = patch_size // stride
+    masked = torch.rand(n_tokens, n_tokens, generator=make_generator(seed)) < mask_ratio
+    # cell (a, b) of side `stride` is covered by tokens (a - i, b - j), 0 <= i, j < k
+    seen = torch.zeros(n_tokens, n_tokens, dtype=torch.bool)
+    for i in range(k):
+        for j in range(k):
+            seen |= ~torch.roll(masked, shifts=(i, j), dims=(0, 1))
+    hits, total = 0, 0
+    for i in range(k):  # each masked token's k*k cells
+        for j in range(k):
+            cell_seen = torch.roll(seen, shifts=(-i, -j), dims=(0, 1))
+            hits += int((cell_seen & masked).sum())
+            total += int(masked.sum())
+    return hits / total if total else 0.0
+
+
+def overlap_leak_theory(patch_size: int, stride: int, mask_ratio: float) -> float:
+    """``1 - r^{(p/s)^2 - 1}``: a pixel of a masked token is hidden only if all other
+    ``(p/s)^2 - 1`` tokens covering it are masked too.
+
+    Examples
+    --------
+    >>> overlap_leak_theory(4, 4, 0.75), overlap_leak_theory(4, 2, 0.5)
+    (0.0, 0.875)
+    """
+    return 1.0 - mask_ratio ** ((patch_size // stride) ** 2 - 1)

@@ -283,3 +283,40 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
     if cache and tree_spec is not None:
         save_json({"payload": payload, "rows": rows, "provenance": provenance("cpu")}, path)
     return rows
+
+
+def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: int = 0,
+                             boundary_loss: bool = False, n_draws: int = 2000,
+                             seed: int = 0) -> float:
+    """Mean predicted dim c over the masks the token MAE trains with (:func:`token_masking`).
+
+    Same as :func:`mae_theory.theory.expected_shared_dim` except for the masked count,
+    ``round(r U)`` units here (symmetric in r <-> 1 - r) against the image rule there; with
+    ``boundary_loss`` the shared latents are those of the loss targets and the visible leaves,
+    and masks without any target count as dim 0.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 3)
+    >>> expected_dim_token_masks(t, 0.5, unit=4), expected_dim_token_masks(t, 0.9)
+    (2.0, 6.0)
+    """
+    masks = token_masking(n_draws, len(tree.leaves), mask_ratio, unit=unit, shift=shift,
+                          seed=seed).mask
+    total = 0
+    for row in masks:
+        masked = [v for v, b in zip(tree.leaves, row) if b > 0.5]
+        targets = loss_targets(tree, masked, boundary_loss)
+        if targets:
+            visible = set(tree.leaves) - set(masked)
+            total += information_dim(tree, mixed_nodes(tree, targets, visible))
+    return total / n_draws
+
+
+def seed_means(rows: Sequence[dict], key: str) -> dict[int, float]:
+    """Average ``row[key]`` over the test masks of each seed: ``{seed: mean}``."""
+    out: dict[int, list] = {}
+    for row in rows:
+        out.setdefault(row["seed"], []).append(row[key])
+    return {s: sum(v) / len(v) for s, v in out.items()}

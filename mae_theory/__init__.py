@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from . import (  # noqa: E402
     data,
+    experiments,
     hierarchy,
     interpolation,
     masking,
@@ -15,11 +16,13 @@ from . import (  # noqa: E402
     models,
     operators,
     plotting,
+    probes,
     propagation,
     runtime,
     theory,
 )
 from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
+from .experiments import load_result, run_experiment  # noqa: E402
 from .hierarchy import LatentTree, Sample  # noqa: E402
 from .masking import (  # noqa: E402
     Masking,
@@ -54,6 +57,7 @@ from .operators import (  # noqa: E402
     smooth_image,
     subset_attention,
 )
+from .probes import ProbeResult, knn_accuracy, linear_probe, partial_finetune  # noqa: E402
 from .runtime import SeedLike, autocast, make_generator, provenance, resolve_device  # noqa: E402
 from .theory import (  # noqa: E402
     deepest_shared_latents,
@@ -67,6 +71,14 @@ from .theory import (  # noqa: E402
 from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
 
 __all__ = [
+    "experiments",
+    "probes",
+    "ProbeResult",
+    "knn_accuracy",
+    "linear_probe",
+    "load_result",
+    "partial_finetune",
+    "run_experiment",
     "interpolation",
     "propagation",
     "operators",

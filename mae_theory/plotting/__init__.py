@@ -7,6 +7,7 @@ One file per family of figures, so a chapter's figures are easy to find:
 - :mod:`~mae_theory.plotting.images`: images, patches, masks, reconstructions;
 - :mod:`~mae_theory.plotting.leakage`: leakage profiles and theory-vs-measurement (chapters 3-4);
 - :mod:`~mae_theory.plotting.training`: loss curves and sweeps over the masking ratio.
+- :mod:`~mae_theory.plotting.sweeps`: named experiments against the papers (chapter 9).
 
 Every function takes torch tensors or numpy arrays alike, draws into an axes or figure it is
 given (or a new one), returns it, and never calls ``plt.show()``: the notebook displays it.
@@ -24,9 +25,14 @@ from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_mea
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
 from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
+from .sweeps import plot_psnr_ssim, plot_sweep, plot_sweep_panels, sweep_points
 from .training import plot_loss_curve, plot_ratio_sweep
 
 __all__ = [
+    "plot_psnr_ssim",
+    "plot_sweep",
+    "plot_sweep_panels",
+    "sweep_points",
     "plot_cka_matrices",
     "plot_grouped_bars",
     "plot_seed_curves",

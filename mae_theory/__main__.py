@@ -1,0 +1,59 @@
+"""Command line: ``python -m mae_theory list`` and ``python -m mae_theory run NAME``.
+
+Examples::
+
+    python -m mae_theory list
+    python -m mae_theory run mask_ratio_sweep --device cuda
+    python -m mae_theory run decoder_depth --smoke --out /tmp/results     # CPU, seconds
+    torchrun --nproc_per_node=4 -m mae_theory run masking_unit --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .experiments import EXPERIMENTS, estimate_gpu_seconds, result_path, run_experiment
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mae_theory",
+                                 description="Named MAE experiments on real images.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="registered experiments and their estimated H100 time")
+    run = sub.add_parser("run", help="run one experiment and write its JSON result")
+    run.add_argument("name", choices=sorted(EXPERIMENTS))
+    run.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    run.add_argument("--smoke", action="store_true", help="CPU smoke size (digits, seconds)")
+    run.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
+    run.add_argument("--dataset", default=None, help="fashion_mnist (default) or cifar10")
+    run.add_argument("--out", default=None, help="result folder (default: data/results)")
+    run.add_argument("--progress", action="store_true", help="show training progress bars")
+    args = ap.parse_args(argv)
+
+    if args.command == "list":
+        for name, exp in EXPERIMENTS.items():
+            est = estimate_gpu_seconds(name)
+            print(f"{name:18s} {exp.description}; {est['runs']} runs, "
+                  f"~{est['total_s'] / 60:.0f} min on one H100 (estimate)")
+        return 0
+    res = run_experiment(args.name, smoke=args.smoke, seeds=args.seeds, dataset=args.dataset,
+                         device=args.device, out=args.out, progress=args.progress or None)
+    path = result_path(args.name, smoke=args.smoke, dataset=res["dataset"], out=args.out)
+    summary = {k: {v: round(s["mean"], 4) for v, s in by.items()}
+               for k, by in res["summary"].items()}
+    print(json.dumps({"result": str(path), "wall_time_s": round(res["wall_time_s"], 1),
+                      "summary": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    sys.exit(code)

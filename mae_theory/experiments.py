@@ -1,0 +1,457 @@
+"""Named experiments on real images: pretrain an MAE per setting, then probe and score it.
+
+Three sweeps of chapter 9, each a registered :class:`Experiment`:
+
+- ``mask_ratio_sweep``: masking ratio :math:`r \\in \\{0.1, 0.25, 0.5, 0.75, 0.9\\}` (Kong et
+  al. 2023, Table 1: an inverted U of linear-probe accuracy peaking at 0.75);
+- ``masking_unit``: ViT patch 2, masking units of 2, 4 and 8 pixels at :math:`r = 0.75`;
+- ``decoder_depth``: 1, 2, 4 and 8 decoder blocks (He et al. 2022, Table 1a).
+
+A run (:func:`run_experiment`) pretrains one MAE per (setting, seed) with
+:func:`~mae_theory.train.train` on the training split, then measures on the test split: the
+linear probe and k-NN accuracy of the frozen encoder, partial fine-tuning of its last block, and
+the PSNR/SSIM of its reconstructions (``mae_theory.probes``). The result is one JSON file with a
+schema version, the configs, seeds, per-epoch history (loss, images/s, MFU), metrics, and
+provenance (git commit, versions, device, wall time), written atomically; :func:`load_result`
+validates it. The full size runs on a GPU (``python -m mae_theory run NAME --device cuda``);
+``smoke=True`` shrinks every experiment to digits-sized runs that take seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .data import ImageData, load_dataset, load_digits
+from .models import MAE
+from .probes import knn_accuracy, linear_probe, partial_finetune, reconstruction_quality
+from .runtime import autocast, provenance, resolve_device, save_json
+from .train import TrainConfig, train
+
+SCHEMA_VERSION = 1
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "data" / "results"
+"""Where the book looks for committed results (``data/results/`` of the repository)."""
+
+TINY4 = dict(img_size=32, patch_size=4, in_chans=1, embed_dim=192, depth=12, num_heads=3,
+             decoder_embed_dim=128, decoder_depth=4, decoder_num_heads=4)
+"""ViT-Tiny/4 at 32 px with a 128-d x 4 decoder: the benchmarked configuration."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named sweep: one swept setting, a model, a training recipe and the evaluations."""
+
+    name: str  # registry key, also the result file's stem
+    description: str  # one line for ``python -m mae_theory list``
+    parameter: str  # swept setting: "mask_ratio", "mask_unit_px" or "decoder_depth"
+    values: tuple  # the settings, in plot order
+    model: dict = field(default_factory=lambda: dict(TINY4))  # MAE(**model) before the sweep
+    train: TrainConfig = TrainConfig()  # recipe; ``steps`` is overridden by ``epochs``
+    epochs: int = 100  # passes over the training split per pretraining run
+    seeds: tuple[int, ...] = (0, 1, 2)  # one pretraining run per seed and setting
+    dataset: str = "fashion_mnist"  # "fashion_mnist", "cifar10", "digits", "synthetic_shapes"
+    probe_epochs: int = 90  # linear-probe epochs (MAE's protocol: 90)
+    probe_batch: int = 1024  # linear-probe and partial fine-tuning batch size
+    finetune_epochs: int = 10  # partial fine-tuning of the last encoder block (0: skip)
+    knn_k: int = 20  # neighbours of the k-NN vote
+    test_mask_ratio: float = 0.75  # r at which every model's reconstructions are scored
+    paper: dict = field(default_factory=dict)  # reference numbers the chapter plots
+
+
+def _gpu_train() -> TrainConfig:
+    """The benchmarked GPU recipe (``steps`` and warm-up are set per run from the epochs)."""
+    return TrainConfig(batch_size=1024, lr=1.5e-4 * 1024 / 256, augment=True, log_every=50,
+                       compile=True, cuda_graphs=True, warmup_steps=0, steps=1)
+
+
+_KONG = "Kong et al. 2023, Table 1: ViT-B/16 on ImageNet-1K, linear probe top-1 %"
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    Experiment(
+        "mask_ratio_sweep", "linear probe, k-NN and PSNR/SSIM over the masking ratio r",
+        "mask_ratio", (0.1, 0.25, 0.5, 0.75, 0.9), train=_gpu_train(),
+        paper={"source": _KONG, "metric": "linear_probe",
+               "values": {"0.1": 47.45, "0.25": 53.58, "0.5": 60.07, "0.75": 67.41,
+                          "0.9": 62.97}}),
+    Experiment(
+        "masking_unit", "ViT patch 2, masking units of 2, 4 and 8 px at r = 0.75",
+        "mask_unit_px", (2, 4, 8), model={**TINY4, "patch_size": 2}, train=_gpu_train(),
+        epochs=50,
+        paper={"source": _KONG + " (ViT/8, masking patch 8/16/32 px on 224 px images)",
+               "metric": "linear_probe", "values": {"2": 62.57, "4": 68.96, "8": 73.31}}),
+    Experiment(
+        "decoder_depth", "decoder blocks 1, 2, 4, 8 at r = 0.75",
+        "decoder_depth", (1, 2, 4, 8), train=_gpu_train(),
+        paper={"source": "He et al. 2022, Table 1a: ViT-L/16 on ImageNet-1K, linear probe %",
+               "metric": "linear_probe",
+               "values": {"1": 65.5, "2": 70.0, "4": 71.9, "8": 73.5}}),
+)}
+
+
+def get_experiment(name: str, *, smoke: bool = False) -> Experiment:
+    """The registered experiment ``name``, or its CPU smoke-size version.
+
+    The smoke size keeps the swept values and the evaluations but pretrains a 2-block ViT on
+    scikit-learn's digits padded to 16 px (patch 4; patch 2 for ``masking_unit``) for 2
+    epochs, with one seed: it checks that everything runs, not what the full size finds.
+
+    Examples
+    --------
+    >>> get_experiment("mask_ratio_sweep", smoke=True).values
+    (0.1, 0.25, 0.5, 0.75, 0.9)
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; registered: {', '.join(EXPERIMENTS)}. "
+                         "List them with `python -m mae_theory list`.")
+    exp = EXPERIMENTS[name]
+    if not smoke:
+        return exp
+    model = dict(img_size=16, patch_size=2 if exp.model["patch_size"] == 2 else 4, in_chans=1,
+                 embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=32, decoder_depth=1,
+                 decoder_num_heads=2)
+    cfg = TrainConfig(batch_size=64, lr=2e-3, warmup_steps=5, log_every=7, steps=1)
+    return dataclasses.replace(exp, model=model, train=cfg, epochs=2, seeds=(0,),
+                               dataset="digits", probe_epochs=10, probe_batch=64,
+                               finetune_epochs=5)
+
+
+def load_splits(exp: Experiment) -> tuple[ImageData, ImageData]:
+    """(train, test) for an experiment: the official splits, or digits split 3:1 (seed 0)."""
+    side = exp.model["img_size"]
+    if exp.dataset == "fashion_mnist":
+        return (load_dataset("fashion_mnist", split="train", pad_to=side),
+                load_dataset("fashion_mnist", split="test", pad_to=side))
+    if exp.dataset == "cifar10":
+        return _cifar10("train"), _cifar10("test")
+    if exp.dataset == "digits":
+        return load_digits(pad_to=side).split(0.25, seed=0)
+    return load_dataset(exp.dataset, n=1200, img_size=side, seed=0).split(0.25, seed=0)
+
+
+def _cifar10(split: str) -> ImageData:
+    """CIFAR-10 through torchvision (downloads ~170 MB to ``$MAE_THEORY_DATA`` or ``./data``)."""
+    try:
+        from torchvision.datasets import CIFAR10
+    except ImportError as err:
+        raise ValueError("dataset 'cifar10' needs torchvision (pip install torchvision) and "
+                         "the network for the first download.") from err
+    root = os.environ.get("MAE_THEORY_DATA", "data")
+    ds = CIFAR10(root, train=split == "train", download=True)
+    raw = torch.from_numpy(ds.data).permute(0, 3, 1, 2).float().div_(255.0)
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    x = (raw - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    return ImageData(x, torch.tensor(ds.targets), "cifar10", mean, std, tuple(ds.classes))
+
+
+def variant(exp: Experiment, value, n_train: int) -> tuple[dict, TrainConfig]:
+    """The MAE arguments and training config of one setting of the sweep."""
+    model, cfg = dict(exp.model), exp.train
+    if exp.parameter == "mask_ratio":
+        cfg = dataclasses.replace(cfg, mask_ratio=float(value))
+    elif exp.parameter == "mask_unit_px":
+        if value % model["patch_size"]:
+            raise ValueError(f"masking unit {value} px is not a multiple of the ViT patch "
+                             f"p={model['patch_size']}.")
+        cfg = dataclasses.replace(cfg, mask_unit=int(value) // model["patch_size"])
+    elif exp.parameter == "decoder_depth":
+        model["decoder_depth"] = int(value)
+    else:
+        raise ValueError(f"unknown swept parameter {exp.parameter!r}.")
+    steps = max(1, exp.epochs * n_train // cfg.batch_size)
+    warmup = cfg.warmup_steps or steps // 10
+    return model, dataclasses.replace(cfg, steps=steps, warmup_steps=min(warmup, steps))
+
+
+@torch.no_grad()
+def encode(model: MAE, images: torch.Tensor, device, batch_size: int = 1024) -> torch.Tensor:
+    """Frozen encoder features (mean of the patch tokens), shape (N, D), on the CPU."""
+    out = []
+    for i in range(0, images.shape[0], batch_size):
+        with autocast(device):
+            out.append(model.features(images[i:i + batch_size].to(device)).float().cpu())
+    return torch.cat(out)
+
+
+def epoch_summary(history, steps_per_epoch: int) -> list[dict]:
+    """Average the training history (one entry per logging interval) per epoch.
+
+    Examples
+    --------
+    >>> h = [{"step": 2, "loss": 1.0, "images_per_s": 10.0}, {"step": 4, "loss": 3.0,
+    ...      "images_per_s": 30.0}, {"step": 6, "loss": 5.0, "images_per_s": 50.0}]
+    >>> [e["loss"] for e in epoch_summary(h, 4)]
+    [2.0, 5.0]
+    """
+    epochs: dict[int, list[dict]] = {}
+    for h in history:
+        epochs.setdefault(math.ceil(h["step"] / steps_per_epoch), []).append(h)
+    rows = []
+    for epoch, hs in sorted(epochs.items()):
+        row = {"epoch": epoch, "step": hs[-1]["step"]}
+        for key in ("loss", "images_per_s", "mfu"):
+            vals = [h[key] for h in hs if key in h]
+            if vals:
+                row[key] = sum(vals) / len(vals)
+        rows.append(row)
+    return rows
+
+
+def run_one(exp: Experiment, value, seed: int, splits, *, device, progress=None) -> dict:
+    """Pretrain one MAE at one setting and seed, then evaluate it on the test split."""
+    train_set, test_set = splits
+    model_kw, cfg = variant(exp, value, len(train_set))
+    model_kw["in_chans"] = train_set.images.shape[1]
+    model = MAE(**model_kw, seed=seed)
+    t0 = time.perf_counter()
+    res = train(model, train_set, cfg, seed=seed, device=device, progress=progress)
+    t_train = time.perf_counter() - t0
+    dev = next(model.parameters()).device
+    ftr, fte = encode(model, train_set.images, dev), encode(model, test_set.images, dev)
+    probe = linear_probe(ftr, train_set.labels, fte, test_set.labels, epochs=exp.probe_epochs,
+                         batch_size=exp.probe_batch, seed=seed, device=dev)
+    metrics = {"linear_probe": probe.accuracy, "linear_probe_train": probe.train_accuracy,
+               "knn": knn_accuracy(ftr, train_set.labels, fte, test_set.labels, k=exp.knn_k)}
+    if exp.finetune_epochs:
+        metrics["partial_ft"] = partial_finetune(
+            model, train_set.images, train_set.labels, test_set.images, test_set.labels,
+            epochs=exp.finetune_epochs, batch_size=exp.probe_batch, seed=seed,
+            device=dev).accuracy
+    for key, r in (("", exp.test_mask_ratio), ("_own_ratio", cfg.mask_ratio)):
+        q = reconstruction_quality(model, test_set, r, seed=seed, device=dev)
+        metrics["psnr" + key], metrics["ssim" + key] = q["psnr"], q["ssim"]
+    steps_per_epoch = max(1, len(train_set) // cfg.batch_size)
+    return {"value": value, "seed": seed, "model": model_kw, "train": dataclasses.asdict(cfg),
+            "final_loss": res.final_loss, "train_wall_time_s": t_train,
+            "wall_time_s": time.perf_counter() - t0,
+            "epochs": epoch_summary(res.history, steps_per_epoch), "metrics": metrics}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """``{metric: {str(value): {"mean", "std", "n"}}}`` over seeds (sample std, 0 for n = 1)."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for key, v in run["metrics"].items():
+            table.setdefault(key, {}).setdefault(str(run["value"]), []).append(float(v))
+    out = {}
+    for key, by_value in table.items():
+        out[key] = {}
+        for value, xs in by_value.items():
+            mean = sum(xs) / len(xs)
+            var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else 0.0
+            out[key][value] = {"mean": mean, "std": math.sqrt(var), "n": len(xs)}
+    return out
+
+
+def result_path(name: str, *, smoke: bool = False, dataset: str = "fashion_mnist",
+                out: str | os.PathLike | None = None) -> Path:
+    """``DIR/NAME[_DATASET][_smoke].json``; ``DIR`` defaults to :data:`RESULTS_DIR`."""
+    stem = name + ("" if dataset == "fashion_mnist" else f"_{dataset}") + ("_smoke" * smoke)
+    return Path(out if out is not None else RESULTS_DIR) / f"{stem}.json"
+
+
+def _is_rank_zero() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def run_experiment(name: str, *, smoke: bool = False, seeds=None, dataset: str | None = None,
+                   device=None, out: str | os.PathLike | None = None,
+                   progress: bool | None = None) -> dict:
+    """Run a named experiment over its settings and seeds; write and return its result.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXPERIMENTS`.
+    smoke : bool
+        Run the CPU smoke size (:func:`get_experiment`); the file gets a ``_smoke`` suffix.
+    seeds : sequence of int, optional
+        Override the experiment's seeds.
+    dataset : str, optional
+        Override the data set (e.g. ``"cifar10"``; the file name records it).
+    device : str or torch.device, optional
+        ``None``: CUDA when available. Under ``torchrun`` pretraining is data-parallel.
+    out : path, optional
+        Folder for the JSON (default :data:`RESULTS_DIR`); ``""`` skips writing.
+    progress : bool, optional
+        tqdm bars of the pretraining runs.
+
+    Returns
+    -------
+    dict
+        The result (see :func:`load_result` for its keys).
+
+    Examples
+    --------
+    A smoke run takes seconds per setting on a CPU (``tests/test_experiments.py`` runs each);
+    its file name says what it is:
+
+    >>> result_path("decoder_depth", smoke=True, dataset="digits", out="results").as_posix()
+    'results/decoder_depth_digits_smoke.json'
+    """
+    exp = get_experiment(name, smoke=smoke)
+    if seeds is not None:
+        exp = dataclasses.replace(exp, seeds=tuple(int(s) for s in seeds))
+    if dataset is not None:
+        exp = dataclasses.replace(exp, dataset=dataset)
+    dev = resolve_device(device)
+    t0 = time.perf_counter()
+    splits = load_splits(exp)
+    runs = [run_one(exp, v, s, splits, device=dev, progress=progress)
+            for v in exp.values for s in exp.seeds]
+    config = dataclasses.asdict(exp)
+    result = {"schema": SCHEMA_VERSION, "kind": "mae_theory.experiment", "name": exp.name,
+              "smoke": smoke, "dataset": exp.dataset, "parameter": exp.parameter,
+              "values": list(exp.values), "seeds": list(exp.seeds),
+              "config": {k: v for k, v in config.items() if k != "paper"},
+              "paper": exp.paper, "runs": runs, "summary": summarise(runs),
+              "wall_time_s": time.perf_counter() - t0,
+              "provenance": {**provenance(dev), "world_size": _world_size()}}
+    if out != "" and _is_rank_zero():
+        save_json(result, result_path(name, smoke=smoke, dataset=exp.dataset, out=out))
+    return result
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+_REQUIRED = {"schema": int, "name": str, "smoke": bool, "dataset": str, "parameter": str,
+             "values": list, "seeds": list, "config": dict, "paper": dict, "runs": list,
+             "summary": dict, "wall_time_s": (int, float), "provenance": dict}
+_RUN_REQUIRED = {"seed": int, "metrics": dict, "epochs": list, "final_loss": (int, float)}
+
+
+def load_result(path: str | os.PathLike) -> dict:
+    """Read and validate a result file written by :func:`run_experiment`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist (the message gives the command that produces it).
+    ValueError
+        If it is not valid JSON (corrupted or truncated), has another schema version, or lacks
+        a required key or has one of the wrong type; the message says how to regenerate it.
+    """
+    path = Path(path)
+    name = path.stem.removesuffix("_smoke")
+    redo = (f"Regenerate it with `python -m mae_theory run {name.split('_cifar10')[0]}"
+            f"{' --smoke' if path.stem.endswith('_smoke') else ' --device cuda'}` "
+            "(see book/reproducing_gpu_results.md).")
+    if not path.exists():
+        raise FileNotFoundError(f"no result file {path}. {redo}")
+    try:
+        res = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"result file {path} is corrupted or truncated ({err}). {redo}") from err
+    if not isinstance(res, dict):
+        raise ValueError(f"result file {path} holds a {type(res).__name__}, not an object. "
+                         f"{redo}")
+    if res.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"result file {path} has schema {res.get('schema')!r}; this version "
+                         f"of mae_theory reads schema {SCHEMA_VERSION}. {redo}")
+    checks = [(res, _REQUIRED, "")] + [(r, _RUN_REQUIRED, f"runs[{i}].")
+                                         for i, r in enumerate(res.get("runs", []))
+                                         if isinstance(r, dict)]
+    for obj, required, prefix in checks:
+        for key, typ in required.items():
+            if key not in obj or not isinstance(obj[key], typ) or (
+                    typ is int and isinstance(obj[key], bool)):
+                got = type(obj[key]).__name__ if key in obj else "nothing"
+                raise ValueError(f"result file {path}: key {prefix}{key!r} must be "
+                                 f"{getattr(typ, '__name__', typ)}; found {got}. {redo}")
+    if not res["runs"] or not all(isinstance(r, dict) for r in res["runs"]):
+        raise ValueError(f"result file {path} has no runs. {redo}")
+    return res
+
+
+# Measured anchor for the estimates (benchmarks/results_h100_fashion.json, one H100, torch 2.11):
+# ViT-Tiny/4 at r = 0.75, batch 1024, compile + CUDA graphs: 85,858 images/s steady; 58.8 s wall
+# for 1,757 steps, of which 1757 * 1024 / 85858 = 21.0 s steady, so about 38 s of compilation
+# and warm-up per run.
+H100_REFERENCE = {"images_per_s": 85858.0, "model": TINY4, "mask_ratio": 0.75,
+                  "overhead_s": 37.8, "eval_s": 30.0}
+
+
+def estimate_gpu_seconds(name: str) -> dict:
+    """Estimated wall time of a full-size experiment on one H100 (an estimate, not a measure).
+
+    Scales the measured ViT-Tiny/4 throughput by model FLOPs per image (constant MFU), adds the
+    measured compile/warm-up overhead per run and a guessed 30 s of evaluation per run.
+
+    Returns
+    -------
+    dict
+        ``{"total_s", "runs", "per_value_s": {str(value): seconds per run}}``.
+
+    Examples
+    --------
+    >>> est = estimate_gpu_seconds("decoder_depth")
+    >>> est["runs"], est["per_value_s"]["1"] < est["per_value_s"]["8"]
+    (12, True)
+    """
+    exp = get_experiment(name)
+    ref = H100_REFERENCE
+    ref_flops = MAE(**ref["model"]).flops_per_image(ref["mask_ratio"])
+    n_train = 60_000 if exp.dataset == "fashion_mnist" else 50_000
+    per_value = {}
+    for value in exp.values:
+        model_kw, cfg = variant(exp, value, n_train)
+        flops = MAE(**model_kw).flops_per_image(cfg.mask_ratio)
+        ips = ref["images_per_s"] * ref_flops / flops
+        per_value[str(value)] = (cfg.steps * cfg.batch_size / ips + ref["overhead_s"]
+                                 + ref["eval_s"])
+    runs = len(exp.values) * len(exp.seeds)
+    return {"total_s": sum(per_value.values()) * len(exp.seeds), "runs": runs,
+            "per_value_s": per_value}
+
+
+def compare(result: dict, metric: str, better, worse) -> dict:
+    """Is ``metric`` at setting ``better`` above its value at ``worse``, beyond the seed spread?
+
+    Returns ``{"diff", "spread", "separated", "verdict"}``: ``diff`` is the difference of the
+    means over seeds, ``spread`` the larger of the two standard deviations, ``separated`` whether
+    ``diff > spread`` (and at least 3 seeds), and ``verdict`` one of ``"confirmed"``, ``"not
+    confirmed"``, ``"reversed"`` or, for a smoke-size result, ``"smoke size: not enough to
+    judge"``.
+
+    Examples
+    --------
+    >>> res = {"smoke": False, "seeds": [0, 1, 2], "summary": {"knn": {
+    ...     "0.75": {"mean": 0.8, "std": 0.01}, "0.1": {"mean": 0.7, "std": 0.02}}}}
+    >>> compare(res, "knn", 0.75, 0.1)["verdict"]
+    'confirmed'
+    """
+    by_value = result["summary"][metric]
+    a, b = by_value[str(better)], by_value[str(worse)]
+    diff, spread = a["mean"] - b["mean"], max(a["std"], b["std"])
+    separated = abs(diff) > spread and len(result["seeds"]) >= 3
+    if result.get("smoke"):
+        verdict = "smoke size: not enough to judge"
+    elif separated:
+        verdict = "confirmed" if diff > 0 else "reversed"
+    else:
+        verdict = "not confirmed"
+    return {"diff": diff, "spread": spread, "separated": separated, "verdict": verdict}
+
+
+def committed_or_smoke(name: str, *, seeds=(0, 1, 2), device="cpu") -> dict:
+    """The committed full-size result ``data/results/NAME.json``, or else a smoke-size run.
+
+    The chapter calls this: with the GPU result in the repository it only reads the file;
+    without it, it runs the smoke size (seconds on a CPU, nothing written) and marks the result
+    ``smoke=True``, so every verdict says that it cannot judge.
+    """
+    path = result_path(name)
+    if path.exists():
+        return load_result(path)
+    return run_experiment(name, smoke=True, seeds=seeds, device=device, out="", progress=False)

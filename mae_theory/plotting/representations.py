@@ -87,6 +87,8 @@ def plot_seed_curves(x, series: dict, *, theory: dict | None = None, ax=None,
             ax.plot(x, t, "--", color=color, label=f"{name}: bound")
     if logy:
         ax.set_yscale("log")
+    if x.size <= 12 and np.allclose(x, np.round(x)):
+        ax.set_xticks(x)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize="small")
@@ -126,5 +128,6 @@ def plot_grouped_bars(categories, series: dict, *, ax=None, ylabel: str = "value
                color=OKABE_ITO[i % len(OKABE_ITO)], label=name)
     ax.set_xticks(pos, list(categories))
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    ax.set_ylim(top=ax.get_ylim()[1] * (1.15 + 0.1 * ((n + 1) // 2)))  # room for the legend
+    ax.legend(fontsize="small", ncol=2, loc="upper center")
     return ax

@@ -1,5 +1,6 @@
 """Data-parallel training: 2 CPU processes (gloo) end where one process does on the same batch."""
 
+import math
 import os
 import socket
 import sys
@@ -83,3 +84,21 @@ def test_batch_must_split_evenly_over_ranks(monkeypatch):
                         lambda dev: (0, 2, torch.device("cpu")))
     with pytest.raises(ValueError, match="divisible by the number of DDP processes W=2"):
         train(_model(), _images(), TrainConfig(steps=2, batch_size=15), device="cpu")
+
+
+@pytest.mark.slow  # torchrun starts two interpreters that each run a smoke experiment
+def test_torchrun_runs_a_named_experiment_data_parallel(tmp_path):
+    import json
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "mae_theory", "run", "decoder_depth", "--smoke", "--device", "cpu",
+           "--out", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MAE_THEORY_PROGRESS": "0"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = list(tmp_path.iterdir())
+    assert [f.name for f in files] == ["decoder_depth_digits_smoke.json"]  # rank 0 only
+    res = json.loads(files[0].read_text())
+    assert res["provenance"]["world_size"] == 2
+    assert all(math.isfinite(r["final_loss"]) for r in res["runs"])

@@ -471,12 +471,15 @@ def fixed_mask_optimum(cov, masked, rank: int | None = None):
 
 
 def linear_mae_optimum(cov, patch_size: int, mask_ratio: float, rank: int, *,
-                       iters: int = 200, tol: float = 1e-10):
-    """Rank-``k`` linear MAE minimising the exact expected loss over random masks.
+                       restarts: int = 0, seed: int = 0, iters: int = 200, tol: float = 1e-10):
+    """Rank-``k`` linear MAE minimising the exact expected loss over random masks (numerically).
 
     Alternating least squares on :func:`expected_masked_loss`: with ``E`` fixed each decoder row
     solves ``(E A_i E^T) d_i = E b_i``; with ``D`` fixed, ``E`` solves one linear system of
-    ``k n`` unknowns. Each step lowers the loss; started from the top-``k`` principal directions.
+    ``k n`` unknowns. Each step lowers the loss. The problem is not convex and ALS can stop at a
+    local optimum, so it starts from the top-``k`` principal directions and from ``restarts``
+    random subspaces (seeded by ``seed``) and returns the best: a best-found optimum, not a
+    certified one. For ``k = n`` it reaches :func:`optimal_linear_predictor`.
 
     Returns
     -------
@@ -497,23 +500,31 @@ def linear_mae_optimum(cov, patch_size: int, mask_ratio: float, rank: int, *,
     n = cov.shape[0]
     if not isinstance(rank, int) or not 1 <= rank <= n:
         raise ValueError(f"rank k must be an int in [1, n={n}]; got {rank!r}.")
-    a, b, const, n_masked = _row_systems(cov, patch_size, mask_ratio)
-    enc = np.linalg.eigh(cov)[1][:, ::-1][:, :rank].T.copy()
-    last = np.inf
-    for _ in range(iters):
-        eae = np.einsum("aj,ijl,bl->iab", enc, a, enc)
-        eb = b @ enc.T
-        dec = np.stack([np.linalg.lstsq(eae[i], eb[i], rcond=None)[0] for i in range(n)])
-        h = np.einsum("ia,ib,ijl->ajbl", dec, dec, a).reshape(rank * n, rank * n)
-        g = np.einsum("ia,ij->aj", dec, b).reshape(-1)
-        enc = np.linalg.lstsq(h, g, rcond=None)[0].reshape(rank, n)
-        q, r_ = np.linalg.qr(enc.T)
-        enc, dec = q.T, dec @ r_.T
-        loss = expected_masked_loss(dec @ enc, cov, patch_size, mask_ratio)
-        if last - loss < tol:
-            break
-        last = loss
-    return enc, dec, float(loss)
+    if not isinstance(restarts, int) or restarts < 0:
+        raise ValueError(f"restarts must be an int >= 0; got {restarts!r}.")
+    a, b, _, _ = _row_systems(cov, patch_size, mask_ratio)
+    rng = np.random.default_rng(seed)
+    starts = [np.linalg.eigh(cov)[1][:, ::-1][:, :rank].T.copy()]
+    starts += [np.linalg.qr(rng.standard_normal((n, rank)))[0].T for _ in range(restarts)]
+    best = None
+    for enc in starts:
+        last = np.inf
+        for _ in range(iters):
+            eae = np.einsum("aj,ijl,bl->iab", enc, a, enc, optimize=True)
+            eb = b @ enc.T
+            dec = np.stack([np.linalg.lstsq(eae[i], eb[i], rcond=None)[0] for i in range(n)])
+            h = np.einsum("ia,ib,ijl->ajbl", dec, dec, a).reshape(rank * n, rank * n)
+            g = np.einsum("ia,ij->aj", dec, b).reshape(-1)
+            enc = np.linalg.lstsq(h, g, rcond=None)[0].reshape(rank, n)
+            q, r_ = np.linalg.qr(enc.T)
+            enc, dec = q.T, dec @ r_.T
+            loss = expected_masked_loss(dec @ enc, cov, patch_size, mask_ratio)
+            if last - loss < tol:
+                break
+            last = loss
+        if best is None or loss < best[2]:
+            best = (enc, dec, float(loss))
+    return best
 
 
 def predictor_reach(w, *, periodic: bool = True) -> float:

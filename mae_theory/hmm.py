@@ -1,0 +1,291 @@
+"""Masked prediction in a hidden Markov model: when does the task identify the parameters?
+
+Liu, Hsu, Ravikumar & Risteski (2022) ask whether the *optimal predictor* of a masked-prediction
+task determines the parameters of the model that generated the data. This module holds a
+discrete HMM of length 2 or 3,
+
+.. math:: P(x_{1:T}) = \\sum_{h_{1:T}} \\pi_{h_1} \\prod_{t \\ge 2} T_{h_{t-1} h_t}
+          \\prod_{t} O_{x_t h_t},
+
+with ``K`` hidden states and ``V`` symbols (``O[v, h] = P(x = v | h)``), and the pieces of this
+book's reconstruction of their result:
+
+- the optimal predictor of x2 from x1 depends on the parameters only through the pair table
+  :math:`P(x_1, x_2) = O J O^\\top` with :math:`J = \\operatorname{diag}(\\pi) T`, so every
+  :math:`O' = O S`, :math:`J' = S^{-1} J S^{-\\top}` (with :math:`1^\\top S = 1^\\top`) gives the
+  same predictor (:func:`pairwise_twin`);
+- the predictor of the pair (x2, x3) from x1 fixes the whole triple table, a three-way tensor whose
+  decomposition is unique (Kruskal), so it pins the parameters down up to relabelling the states.
+
+:func:`fit_hmm` fits an HMM to counts of pairs or triples by expectation-maximisation, to see
+both cases from data.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .runtime import SeedLike, make_generator
+
+
+@dataclass(frozen=True)
+class HMM:
+    """Parameters of a discrete HMM.
+
+    Attributes
+    ----------
+    initial : numpy.ndarray, shape (K,)
+        ``pi``, distribution of the first hidden state.
+    transition : numpy.ndarray, shape (K, K)
+        ``T[h, h'] = P(h_{t+1} = h' | h_t = h)`` (rows sum to one).
+    emission : numpy.ndarray, shape (V, K)
+        ``O[v, h] = P(x_t = v | h_t = h)`` (columns sum to one).
+    """
+
+    initial: np.ndarray
+    transition: np.ndarray
+    emission: np.ndarray
+
+    def __post_init__(self):
+        pi, t, o = (np.asarray(a, dtype=float) for a in
+                    (self.initial, self.transition, self.emission))
+        k = pi.shape[0] if pi.ndim == 1 else -1
+        if pi.ndim != 1 or t.shape != (k, k) or o.ndim != 2 or o.shape[1] != k:
+            raise ValueError(
+                "HMM needs initial pi (K,), transition T (K, K) and emission O (V, K); got "
+                f"{pi.shape}, {t.shape}, {o.shape}."
+            )
+        for name, arr, axis in (("initial pi", pi, 0), ("transition T (rows)", t, 1),
+                                ("emission O (columns)", o, 0)):
+            if np.any(arr < -1e-12) or not np.allclose(arr.sum(axis=axis), 1.0, atol=1e-8):
+                raise ValueError(
+                    f"{name} must be non-negative and sum to one; got sums "
+                    f"{np.round(arr.sum(axis=axis), 6).tolist()}. Normalise it."
+                )
+        object.__setattr__(self, "initial", pi)
+        object.__setattr__(self, "transition", t)
+        object.__setattr__(self, "emission", o)
+
+    @property
+    def n_states(self) -> int:
+        return self.initial.shape[0]
+
+    @property
+    def n_symbols(self) -> int:
+        return self.emission.shape[0]
+
+
+def _check_length(length: int) -> None:
+    if length not in (2, 3):
+        raise ValueError(f"sequence length T must be 2 or 3; got {length!r}.")
+
+
+def joint_table(hmm: HMM, length: int = 3) -> np.ndarray:
+    """Exact distribution of ``(x_1, ..., x_T)``, an array of shape ``(V,) * T``.
+
+    Examples
+    --------
+    >>> hmm = random_hmm(2, 3, seed=0)
+    >>> round(float(joint_table(hmm, 3).sum()), 12)
+    1.0
+    """
+    _check_length(length)
+    pi, t, o = hmm.initial, hmm.transition, hmm.emission
+    if length == 2:
+        return np.einsum("a,ab,xa,yb->xy", pi, t, o, o)
+    return np.einsum("a,ab,bc,xa,yb,zc->xyz", pi, t, t, o, o, o)
+
+
+def pairwise_conditional(hmm: HMM) -> np.ndarray:
+    """The optimal predictor of x2 from x1: ``P(x_2 = y | x_1 = x)``, shape (V, V), rows x."""
+    pair = joint_table(hmm, 2)
+    return pair / pair.sum(axis=1, keepdims=True)
+
+
+def triplet_conditional(hmm: HMM) -> np.ndarray:
+    """The optimal predictor of (x2, x3) from x1: ``P(x_2, x_3 | x_1)``, shape (V, V, V)."""
+    triple = joint_table(hmm, 3)
+    return triple / triple.sum(axis=(1, 2), keepdims=True)
+
+
+def random_hmm(n_states: int, n_symbols: int, *, seed: SeedLike = None) -> HMM:
+    """An HMM whose rows are uniform on the simplex (Dirichlet(1)), on a seeded generator.
+
+    Examples
+    --------
+    >>> random_hmm(3, 4, seed=0).emission.shape
+    (4, 3)
+    """
+    if not (isinstance(n_states, int) and isinstance(n_symbols, int)) or min(
+            n_states, n_symbols) < 1:
+        raise ValueError(
+            f"n_states K and n_symbols V must be positive ints; got {n_states!r}, {n_symbols!r}."
+        )
+    gen = make_generator(seed)
+
+    def dirichlet(shape):  # normalised exponentials are Dirichlet(1)
+        g = -torch.log(torch.rand(*shape, generator=gen, dtype=torch.float64))
+        return (g / g.sum(dim=-1, keepdim=True)).numpy()
+
+    return HMM(dirichlet((n_states,)), dirichlet((n_states, n_states)),
+               dirichlet((n_states, n_symbols)).T)
+
+
+def pairwise_twin(hmm: HMM, direction, step: float = 1.0) -> HMM:
+    """A different HMM with exactly the same pair table ``P(x_1, x_2)``.
+
+    With ``S = I + step * G`` and ``G`` the ``direction`` with its column means removed (so
+    :math:`1^\\top S = 1^\\top`), the twin has :math:`O' = O S` and
+    :math:`J' = S^{-1} J S^{-\\top}`, hence :math:`O' J' O'^\\top = O J O^\\top`; then
+    :math:`\\pi' = J' 1` and :math:`T' = \\operatorname{diag}(\\pi')^{-1} J'`.
+
+    Raises
+    ------
+    ValueError
+        If the step makes a probability negative (use a smaller ``step``).
+
+    Examples
+    --------
+    >>> hmm = random_hmm(3, 4, seed=1)
+    >>> twin = pairwise_twin(hmm, np.eye(3)[[1, 2, 0]], 0.05)
+    >>> bool(np.allclose(pairwise_conditional(twin), pairwise_conditional(hmm)))
+    True
+    """
+    k = hmm.n_states
+    g = np.asarray(direction, dtype=float)
+    if g.shape != (k, k):
+        raise ValueError(f"direction G must be a (K, K) = ({k}, {k}) matrix; got {g.shape}.")
+    g = g - g.mean(axis=0, keepdims=True)
+    s = np.eye(k) + step * g
+    joint = np.diag(hmm.initial) @ hmm.transition
+    s_inv = np.linalg.inv(s)
+    joint2 = s_inv @ joint @ s_inv.T
+    emission2 = hmm.emission @ s
+    if joint2.min() < 0 or emission2.min() < 0:
+        raise ValueError(
+            f"step {step} leaves the probability simplex (min J' = {joint2.min():.3g}, min O' = "
+            f"{emission2.min():.3g}); use a smaller step."
+        )
+    pi2 = joint2.sum(axis=1)
+    return HMM(pi2, joint2 / pi2[:, None], emission2)
+
+
+def sample_hmm(hmm: HMM, n: int, length: int = 3, *, seed: SeedLike = None) -> torch.Tensor:
+    """Draw ``n`` sequences ``(x_1, ..., x_T)``, a long tensor of shape (n, T).
+
+    Examples
+    --------
+    >>> sample_hmm(random_hmm(2, 3, seed=0), 5, 3, seed=0).shape
+    torch.Size([5, 3])
+    """
+    _check_length(length)
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n (number of sequences) must be a positive int; got {n!r}.")
+    gen = make_generator(seed)
+    t = torch.as_tensor(hmm.transition)
+    o = torch.as_tensor(hmm.emission.T)  # (K, V): rows are P(x | h)
+    h = torch.multinomial(torch.as_tensor(hmm.initial).expand(n, -1), 1, generator=gen)[:, 0]
+    xs = []
+    for step in range(length):
+        if step > 0:
+            h = torch.multinomial(t[h], 1, generator=gen)[:, 0]
+        xs.append(torch.multinomial(o[h], 1, generator=gen)[:, 0])
+    return torch.stack(xs, dim=1)
+
+
+def count_table(sequences: torch.Tensor, n_symbols: int) -> np.ndarray:
+    """Counts of each observed tuple, an array of shape ``(V,) * T``."""
+    seq = torch.as_tensor(sequences).long()
+    if seq.ndim != 2 or seq.shape[1] not in (2, 3) or seq.min() < 0 or seq.max() >= n_symbols:
+        raise ValueError(
+            f"sequences must be (n, T) symbols in [0, V={n_symbols}) with T in {{2, 3}}; got "
+            f"shape {tuple(seq.shape)}."
+        )
+    flat = torch.zeros(n_symbols ** seq.shape[1], dtype=torch.float64)
+    idx = sum(seq[:, t] * n_symbols ** (seq.shape[1] - 1 - t) for t in range(seq.shape[1]))
+    flat.index_add_(0, idx, torch.ones(len(idx), dtype=torch.float64))
+    return flat.reshape((n_symbols,) * seq.shape[1]).numpy()
+
+
+def fit_hmm(counts, n_states: int, *, iters: int = 500, seed: SeedLike = None):
+    """Maximum-likelihood HMM for a table of pair or triple counts, by EM.
+
+    The E-step enumerates the ``K^T`` hidden paths of every observed cell; the M-step sets
+    ``pi``, ``T`` and ``O`` to their expected counts, normalised. Starts from
+    :func:`random_hmm` (``seed``).
+
+    Returns
+    -------
+    hmm : HMM
+    log_likelihood : float
+        Average log-likelihood per sequence.
+
+    Examples
+    --------
+    >>> true = random_hmm(2, 3, seed=0)
+    >>> counts = count_table(sample_hmm(true, 2000, 3, seed=1), 3)
+    >>> fitted, ll = fit_hmm(counts, 2, iters=50, seed=0)
+    >>> fitted.emission.shape, ll < 0
+    ((3, 2), True)
+    """
+    counts = np.asarray(counts, dtype=float)
+    _check_length(counts.ndim)
+    v, length = counts.shape[0], counts.ndim
+    model = random_hmm(n_states, v, seed=seed)
+    pi, t, o = model.initial, model.transition, model.emission
+    paths = np.array(list(itertools.product(range(n_states), repeat=length)))  # (P, T)
+    cells = np.array(list(itertools.product(range(v), repeat=length)))  # (C, T)
+    c = counts.reshape(-1)
+    total = c.sum()
+    for _ in range(iters + 1):
+        prior = pi[paths[:, 0]] * np.prod(
+            [t[paths[:, s - 1], paths[:, s]] for s in range(1, length)], axis=0)  # (P,)
+        lik = np.prod([o[cells[:, s][:, None], paths[:, s][None]] for s in range(length)],
+                      axis=0)  # (C, P)
+        joint = lik * prior[None]
+        px = joint.sum(axis=1)
+        ll = float((c * np.log(np.maximum(px, 1e-300))).sum() / total)
+        w = joint * (c / np.maximum(px, 1e-300))[:, None]  # expected counts of (cell, path)
+        if _ == iters:
+            break
+        pw = w.sum(axis=0)
+        pi = np.bincount(paths[:, 0], pw, n_states) / total
+        tc = np.zeros((n_states, n_states))
+        oc = np.zeros((v, n_states))
+        for s in range(length):
+            if s > 0:
+                np.add.at(tc, (paths[:, s - 1], paths[:, s]), pw)
+            np.add.at(oc, (cells[:, s][:, None].repeat(len(paths), 1),
+                           paths[:, s][None].repeat(len(cells), 0)), w)
+        t = tc / np.maximum(tc.sum(axis=1, keepdims=True), 1e-300)
+        o = oc / np.maximum(oc.sum(axis=0, keepdims=True), 1e-300)
+    return HMM(pi / pi.sum(), t, o), ll
+
+
+def parameter_error(fitted: HMM, true: HMM) -> float:
+    """Largest absolute error in ``O`` and ``T``, after the best relabelling of hidden states.
+
+    Examples
+    --------
+    >>> hmm = random_hmm(3, 4, seed=0)
+    >>> perm = [2, 0, 1]
+    >>> relabelled = HMM(hmm.initial[perm], hmm.transition[np.ix_(perm, perm)],
+    ...                  hmm.emission[:, perm])
+    >>> parameter_error(relabelled, hmm)
+    0.0
+    """
+    if fitted.emission.shape != true.emission.shape:
+        raise ValueError(
+            f"the HMMs differ in (V, K): {fitted.emission.shape} vs {true.emission.shape}."
+        )
+    best = np.inf
+    for perm in itertools.permutations(range(true.n_states)):
+        p = list(perm)
+        err = max(np.abs(fitted.emission[:, p] - true.emission).max(),
+                  np.abs(fitted.transition[np.ix_(p, p)] - true.transition).max())
+        best = min(best, float(err))
+    return best

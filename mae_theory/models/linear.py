@@ -1,0 +1,132 @@
+"""The linear masked autoencoder on 1-D signals (chapter 10).
+
+A signal ``x`` of ``n`` pixels is cut into ``L = n/p`` patches of ``p`` pixels; a random mask
+hides whole patches. The encoder ``E`` (``k x n``) reads the signal with masked pixels set to
+zero, the decoder ``D`` (``n x k``) predicts every pixel, and the loss is the squared error per
+masked pixel:
+
+.. math:: \\hat x = D E (v \\odot x), \\qquad
+          \\mathcal{L} = \\frac{1}{|M|} \\sum_{i \\in M} (\\hat x_i - x_i)^2 .
+
+Its population optimum is in :mod:`mae_theory.theory` (section 2). The model follows the training
+protocol of :func:`mae_theory.train.train` (``check_inputs``, ``make_masking``, ``forward``,
+``flops_per_image``), so the book trains it with the same loop as the ViT MAE.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..masking import Masking, check_mask_ratio, masking_from_mask, random_masking
+from ..runtime import SeedLike, make_generator
+
+
+class LinearMAE(nn.Module):
+    """Linear encoder ``E`` and decoder ``D`` with a rank-``k`` bottleneck, no biases.
+
+    Parameters
+    ----------
+    n_pixels : int
+        ``n``, pixels per signal.
+    patch_size : int
+        ``p``, pixels per patch (divides ``n``).
+    rank : int
+        ``k``, width of the bottleneck (``1 <= k <= n``).
+    fixed_mask : array of bool, shape (L,), optional
+        Hide these patches in every sample instead of drawing random masks (the fixed-mask
+        case of the theory); ``mask_ratio`` is then ignored.
+    seed : SeedLike
+        Seeds the initialisation (entries ``N(0, 1/n)``).
+
+    Examples
+    --------
+    >>> model = LinearMAE(8, 2, 3, seed=0)
+    >>> loss, pred, mask = model(torch.randn(5, 8), mask_ratio=0.5, seed=0)
+    >>> pred.shape, mask.shape, int(mask[0].sum())
+    (torch.Size([5, 8]), torch.Size([5, 4]), 2)
+    """
+
+    def __init__(self, n_pixels: int, patch_size: int, rank: int, *, fixed_mask=None,
+                 seed: SeedLike = None):
+        super().__init__()
+        if not isinstance(n_pixels, int) or n_pixels < 2:
+            raise ValueError(f"n_pixels n must be an int >= 2; got {n_pixels!r}.")
+        if not isinstance(patch_size, int) or patch_size < 1 or n_pixels % patch_size:
+            raise ValueError(
+                f"patch_size p={patch_size!r} must be a positive int dividing n={n_pixels}; "
+                "pick a divisor of n."
+            )
+        if not isinstance(rank, int) or not 1 <= rank <= n_pixels:
+            raise ValueError(f"rank k must be an int in [1, n={n_pixels}]; got {rank!r}.")
+        self.n_pixels, self.patch_size, self.rank = n_pixels, patch_size, rank
+        self.num_patches = n_pixels // patch_size
+        self.fixed_mask = None
+        if fixed_mask is not None:
+            fm = torch.as_tensor(fixed_mask).bool()
+            if fm.shape != (self.num_patches,) or fm.all() or not fm.any():
+                raise ValueError(
+                    f"fixed_mask must be {self.num_patches} booleans (one per patch, L = n/p) "
+                    f"with at least one masked and one visible patch; got shape "
+                    f"{tuple(fm.shape)} with {int(fm.sum())} masked."
+                )
+            self.fixed_mask = fm
+        gen = make_generator(seed)
+        scale = n_pixels ** -0.5
+        self.encoder = nn.Parameter(torch.randn(rank, n_pixels, generator=gen) * scale)
+        self.decoder = nn.Parameter(torch.randn(n_pixels, rank, generator=gen) * scale)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """``W = D E``, shape (n, n)."""
+        return self.decoder @ self.encoder
+
+    def check_inputs(self, signals) -> torch.Tensor:
+        """Validate a data set of signals ``(N, n)`` and return it as float (used by ``train``)."""
+        if not isinstance(signals, torch.Tensor) or signals.ndim != 2:
+            raise ValueError(
+                "signals must be a tensor of shape (N, n); got "
+                f"{type(signals).__name__}{tuple(getattr(signals, 'shape', ()))}."
+            )
+        if signals.shape[0] == 0 or signals.shape[1] != self.n_pixels:
+            raise ValueError(
+                f"signals of shape {tuple(signals.shape)} do not fit the model, which expects "
+                f"(N >= 1, n = {self.n_pixels}). Build the LinearMAE with n_pixels="
+                f"{signals.shape[1]}."
+            )
+        return signals.float()
+
+    def make_masking(self, batch_size: int, mask_ratio: float = 0.75, *, unit: int = 1,
+                     seed: SeedLike = None, device=None) -> Masking:
+        """Random patch masks (or the fixed mask), ``mask`` (N, L) with 1 on masked patches."""
+        device = self.encoder.device if device is None else device
+        if self.fixed_mask is not None:
+            m = masking_from_mask(self.fixed_mask.float().to(device)[None])
+            return Masking(*(t.expand(batch_size, -1) for t in m))
+        return random_masking(batch_size, (1, self.num_patches), mask_ratio, unit=unit,
+                              seed=seed, device=device)
+
+    def forward(self, signals: torch.Tensor, mask_ratio: float = 0.75, *,
+                masking: Masking | None = None, seed: SeedLike = None):
+        """Mask, encode, decode, score.
+
+        Returns
+        -------
+        loss : torch.Tensor, scalar
+            Squared error per masked pixel.
+        pred : torch.Tensor, shape (N, n)
+        mask : torch.Tensor, shape (N, L)
+        """
+        x = self.check_inputs(signals)
+        if masking is None:
+            if self.fixed_mask is None:
+                check_mask_ratio(mask_ratio)
+            masking = self.make_masking(x.shape[0], mask_ratio, seed=seed, device=x.device)
+        pixel_mask = masking.mask.repeat_interleave(self.patch_size, dim=1)
+        pred = ((x * (1 - pixel_mask)) @ self.encoder.T) @ self.decoder.T
+        loss = (((pred - x) ** 2) * pixel_mask).sum() / pixel_mask.sum().clamp_min(1)
+        return loss, pred, masking.mask
+
+    def flops_per_image(self, mask_ratio: float = 0.75) -> float:
+        """Multiply-add FLOPs of one forward pass: two ``n x k`` products."""
+        return float(4 * self.n_pixels * self.rank)

@@ -1,0 +1,157 @@
+"""Principal subspaces of images: where the pixel variance is, and what it is worth.
+
+Balestriero & LeCun (2024) argue that a reconstruction loss spends its capacity on the
+directions of largest pixel variance, while what a classifier needs may sit in directions of small
+variance. The tools here split the pixel space by principal components (PCA),
+
+.. math:: \\Sigma = U \\Lambda U^\\top, \\quad \\lambda_1 \\ge \\dots \\ge \\lambda_D, \\qquad
+          \\text{share}(S) = \\sum_{j \\in S} \\lambda_j \\Big/ \\sum_j \\lambda_j,
+
+and project images onto a chosen set ``S`` of components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class PCA:
+    """Principal components of a data set.
+
+    Attributes
+    ----------
+    mean : torch.Tensor, shape (D,)
+    components : torch.Tensor, shape (D, D)
+        Row ``j`` is the unit direction ``u_j``, sorted by decreasing variance.
+    variances : torch.Tensor, shape (D,)
+        ``lambda_j``, the variance along ``u_j``.
+    """
+
+    mean: torch.Tensor
+    components: torch.Tensor
+    variances: torch.Tensor
+
+    @property
+    def dim(self) -> int:
+        return self.mean.shape[0]
+
+
+def fit_pca(x: torch.Tensor) -> PCA:
+    """Principal components of ``x`` (flattened per sample), in float64.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (N, ...)
+        ``N >= 2`` samples; trailing dimensions are flattened to ``D`` pixels.
+
+    Examples
+    --------
+    >>> pca = fit_pca(torch.tensor([[1., 0.], [-1., 0.], [0., 0.1], [0., -0.1]]))
+    >>> [round(v, 4) for v in pca.variances.tolist()]
+    [0.6667, 0.0067]
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] < 2:
+        raise ValueError(
+            "x must be a tensor of N >= 2 samples, shape (N, ...); got "
+            f"{type(x).__name__}{tuple(getattr(x, 'shape', ()))}."
+        )
+    flat = x.reshape(x.shape[0], -1).double()
+    mean = flat.mean(dim=0)
+    cov = (flat - mean).T @ (flat - mean) / (flat.shape[0] - 1)
+    evals, evecs = torch.linalg.eigh(cov)
+    order = torch.argsort(evals, descending=True)
+    return PCA(mean, evecs[:, order].T.contiguous(), evals[order].clamp_min(0))
+
+
+def _check_dims(pca: PCA, dims) -> torch.Tensor:
+    idx = torch.as_tensor(dims, dtype=torch.long).reshape(-1)
+    if idx.numel() == 0 or idx.min() < 0 or idx.max() >= pca.dim or idx.unique().numel() != \
+            idx.numel():
+        raise ValueError(
+            f"dims S must be distinct component indices in [0, D={pca.dim}); got "
+            f"{idx.tolist()[:8]}{'...' if idx.numel() > 8 else ''}."
+        )
+    return idx
+
+
+def variance_share(pca: PCA, dims) -> float:
+    """Fraction of the total pixel variance along the components ``dims``.
+
+    Examples
+    --------
+    >>> pca = fit_pca(torch.tensor([[1., 0.], [-1., 0.], [0., 1.], [0., -1.]]))
+    >>> variance_share(pca, [0])
+    0.5
+    """
+    idx = _check_dims(pca, dims)
+    return float(pca.variances[idx].sum() / pca.variances.sum())
+
+
+def top_dims(pca: PCA, share: float) -> torch.Tensor:
+    """The fewest leading components whose variance share reaches ``share`` (in (0, 1]).
+
+    Examples
+    --------
+    >>> pca = fit_pca(torch.randn(100, 5, generator=torch.Generator().manual_seed(0)))
+    >>> top_dims(pca, 1.0).tolist()
+    [0, 1, 2, 3, 4]
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must lie in (0, 1]; got {share!r}.")
+    cum = torch.cumsum(pca.variances, 0) / pca.variances.sum()
+    k = int(torch.searchsorted(cum, torch.tensor(share, dtype=cum.dtype) - 1e-12)) + 1
+    return torch.arange(min(k, pca.dim))
+
+
+def bottom_dims(pca: PCA, share: float) -> torch.Tensor:
+    """The fewest trailing (smallest-variance) components whose share reaches ``share``.
+
+    Examples
+    --------
+    >>> pca = fit_pca(torch.randn(100, 5, generator=torch.Generator().manual_seed(0)))
+    >>> bottom_dims(pca, 1e-9).tolist()
+    [4]
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must lie in (0, 1]; got {share!r}.")
+    cum = torch.cumsum(pca.variances.flip(0), 0) / pca.variances.sum()
+    k = int(torch.searchsorted(cum, torch.tensor(share, dtype=cum.dtype) - 1e-12)) + 1
+    return torch.arange(pca.dim - min(k, pca.dim), pca.dim)
+
+
+def project(x: torch.Tensor, pca: PCA, dims, *, coordinates: bool = False) -> torch.Tensor:
+    """Project samples onto the span of the components ``dims``.
+
+    .. math:: P_S x = \\bar x + U_S U_S^\\top (x - \\bar x)
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (N, ...)
+    pca : PCA
+    dims : sequence of int
+        The set ``S``.
+    coordinates : bool
+        Return the coordinates :math:`U_S^\\top (x - \\bar x)`, shape (N, |S|), instead of the
+        projected samples (shape of ``x``).
+
+    Examples
+    --------
+    >>> x = torch.tensor([[1., 0.], [-1., 0.], [0., 0.1], [0., -0.1]])
+    >>> project(x, fit_pca(x), [0]).abs().sum(dim=0).tolist()
+    [2.0, 0.0]
+    """
+    idx = _check_dims(pca, dims)
+    if not isinstance(x, torch.Tensor) or x[0].numel() != pca.dim:
+        raise ValueError(
+            f"x must be a tensor of samples with D={pca.dim} values each; got shape "
+            f"{tuple(getattr(x, 'shape', ()))}."
+        )
+    flat = x.reshape(x.shape[0], -1).double() - pca.mean
+    basis = pca.components[idx]
+    coords = flat @ basis.T
+    if coordinates:
+        return coords.to(x.dtype)
+    return (coords @ basis + pca.mean).reshape(x.shape).to(x.dtype)

@@ -10,6 +10,7 @@ from . import (  # noqa: E402
     data,
     experiments,
     hierarchy,
+    hmm,
     interpolation,
     masking,
     metrics,
@@ -19,7 +20,9 @@ from . import (  # noqa: E402
     probes,
     propagation,
     runtime,
+    spectral,
     theory,
+    tree_mae,
 )
 from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
 from .experiments import load_result, run_experiment  # noqa: E402
@@ -45,7 +48,15 @@ from .metrics import (  # noqa: E402
     psnr,
     ssim,
 )
-from .models import MAE, sincos_pos_embed_2d  # noqa: E402
+from .models import (  # noqa: E402
+    MAE,
+    UMAE,
+    LinearMAE,
+    TokenMAE,
+    sincos_pos_embed_2d,
+    token_masking,
+    uniformity_loss,
+)
 from .operators import (  # noqa: E402
     attention_effective_rank,
     attention_kernels,
@@ -57,7 +68,19 @@ from .operators import (  # noqa: E402
     smooth_image,
     subset_attention,
 )
-from .probes import ProbeResult, knn_accuracy, linear_probe, partial_finetune  # noqa: E402
+from .probes import (  # noqa: E402
+    LeakageProfile,
+    ProbeResult,
+    RegressionProbeConfig,
+    kernel_r2,
+    knn_accuracy,
+    leakage_profile,
+    linear_probe,
+    linear_r2,
+    partial_finetune,
+    probe_r2,
+    r2_score,
+)
 from .runtime import SeedLike, autocast, make_generator, provenance, resolve_device  # noqa: E402
 from .theory import (  # noqa: E402
     deepest_shared_latents,
@@ -69,8 +92,27 @@ from .theory import (  # noqa: E402
     shared_latents,
 )
 from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
+from .tree_mae import TreeMAEConfig, run_mask_experiment, train_tree_mae  # noqa: E402
 
 __all__ = [
+    "LinearMAE",
+    "UMAE",
+    "hmm",
+    "spectral",
+    "uniformity_loss",
+    "LeakageProfile",
+    "RegressionProbeConfig",
+    "TokenMAE",
+    "TreeMAEConfig",
+    "kernel_r2",
+    "leakage_profile",
+    "linear_r2",
+    "probe_r2",
+    "r2_score",
+    "run_mask_experiment",
+    "token_masking",
+    "train_tree_mae",
+    "tree_mae",
     "experiments",
     "probes",
     "ProbeResult",

@@ -205,7 +205,7 @@ def plot_expected_dim(tree, ratios: Sequence[float] = tuple(np.linspace(0.05, 0.
     for k, ((unit, shift), vals) in enumerate(curves.items()):
         label = f"u = {unit}" + (f", shifted by {shift}" if shift else
                                  (", aligned" if unit > 1 else ""))
-        ax.plot(ratios, vals, "-o", ms=3, color=OKABE_ITO[k % len(OKABE_ITO)],
+        ax.plot(ratios, vals, marker="o", ms=3, color=OKABE_ITO[k % len(OKABE_ITO)],
                 ls="--" if shift else "-", label=label)
     if marker is not None:
         ax.axvline(marker, color="0.5", lw=1)

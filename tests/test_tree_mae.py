@@ -66,3 +66,11 @@ def test_trained_encoder_recovers_c_and_excludes_visible_nuisance(tree):
     assert row["r2_visible_only"] < 0.05
     (ctrl,) = run_mask_experiment(tree, cfg, [0], trained=False)
     assert ctrl["r2_in_c"] < 0.6
+
+
+def test_shared_dim_explorer_builds_and_checks_the_unit(tree):
+    from mae_theory.widgets import shared_dim_explorer
+
+    assert shared_dim_explorer(tree, unit=2, n_draws=20) is not None
+    with pytest.raises(ValueError, match="must divide the number of leaves"):
+        shared_dim_explorer(tree, unit=3)

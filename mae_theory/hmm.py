@@ -241,7 +241,7 @@ def fit_hmm(counts, n_states: int, *, iters: int = 500, seed: SeedLike = None):
     cells = np.array(list(itertools.product(range(v), repeat=length)))  # (C, T)
     c = counts.reshape(-1)
     total = c.sum()
-    for _ in range(iters + 1):
+    for step in range(iters + 1):
         prior = pi[paths[:, 0]] * np.prod(
             [t[paths[:, s - 1], paths[:, s]] for s in range(1, length)], axis=0)  # (P,)
         lik = np.prod([o[cells[:, s][:, None], paths[:, s][None]] for s in range(length)],
@@ -250,7 +250,7 @@ def fit_hmm(counts, n_states: int, *, iters: int = 500, seed: SeedLike = None):
         px = joint.sum(axis=1)
         ll = float((c * np.log(np.maximum(px, 1e-300))).sum() / total)
         w = joint * (c / np.maximum(px, 1e-300))[:, None]  # expected counts of (cell, path)
-        if _ == iters:
+        if step == iters:
             break
         pw = w.sum(axis=0)
         pi = np.bincount(paths[:, 0], pw, n_states) / total

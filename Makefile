@@ -44,10 +44,13 @@ execute: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train_step.py --hf
 
-## make gpu-experiments: the GPU tests and benchmarks (needs a CUDA build of torch)
+## make gpu-experiments: GPU tests, benchmarks and the named experiments of chapter 9 (needs CUDA)
 gpu-experiments: $(STAMP)
 	$(PY) -m pytest -m gpu tests
 	$(PY) benchmarks/bench_train_step.py --hf --out benchmarks/results.json
+	$(PY) -m mae_theory run mask_ratio_sweep --device cuda
+	$(PY) -m mae_theory run masking_unit --device cuda
+	$(PY) -m mae_theory run decoder_depth --device cuda
 
 clean:
 	rm -rf _build

@@ -134,8 +134,8 @@ def project(x: torch.Tensor, pca: PCA, dims, *, coordinates: bool = False) -> to
     dims : sequence of int
         The set ``S``.
     coordinates : bool
-        Return the coordinates :math:`U_S^\\top (x - \\bar x)`, shape (N, |S|), instead of the
-        projected samples (shape of ``x``).
+        Return the coordinates :math:`U_S^\\top (x - \\bar x)`, shape (N, ``len(dims)``),
+        instead of the projected samples (shape of ``x``).
 
     Examples
     --------

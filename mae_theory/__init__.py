@@ -1,7 +1,9 @@
 """mae_theory: the package behind *Understanding Masked Autoencoders*.
 
-Each module is one concept of the book (runtime, masking, models, train, data, metrics,
-plotting, widgets); the flat API below is what the chapters call.
+Each module is one concept of the book, in reading order: runtime, masking, models, train, data
+(chapter 1); hierarchy, theory, tree_mae, probes (chapters 2-4); domain, operators, metrics,
+propagation, interpolation (chapters 5-8); experiments (chapter 9); hmm, spectral (chapter 10);
+plotting and widgets for all of them. The flat API below is what the chapters call.
 """
 
 __version__ = "0.1.0"

@@ -74,3 +74,37 @@ def test_shared_dim_explorer_builds_and_checks_the_unit(tree):
     assert shared_dim_explorer(tree, unit=2, n_draws=20) is not None
     with pytest.raises(ValueError, match="must divide the number of leaves"):
         shared_dim_explorer(tree, unit=3)
+
+
+def test_a_committed_cache_entry_is_what_the_code_computes_now():
+    # the chapters load T3/T4/T6 from data/cache: recompute one seed of one entry and compare,
+    # so a change to the model, the probes or the tree cannot leave stale numbers in the book
+    import dataclasses
+    import json
+
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.tree_mae import CACHE_DIR, TreeMAEConfig, run_mask_experiment
+
+    files = sorted(CACHE_DIR.glob("tree_mae-*.json"))
+    assert files, f"no cached tree_mae results under {CACHE_DIR}"
+    stored = json.loads(files[0].read_text())
+    payload = stored["payload"]
+    fields = {f.name for f in dataclasses.fields(TreeMAEConfig)}
+    cfg_kw = {k: tuple(v) if isinstance(v, list) else v for k, v in payload["cfg"].items()}
+    assert set(cfg_kw) == fields
+    cfg = TreeMAEConfig(**cfg_kw)
+    tree = LatentTree.balanced(**payload["tree"])
+    seed = payload["seeds"][0]
+    test_masks = payload["test_masks"]
+    rows = run_mask_experiment(tree, cfg, [seed], test_masks=test_masks,
+                               n_test_masks=payload["n_test_masks"],
+                               trained=payload["trained"])
+    old = [r for r in stored["rows"] if r["seed"] == seed]
+    assert len(rows) == len(old) > 0
+    for new, ref in zip(rows, old):
+        assert new["masked"] == ref["masked"]
+        assert sorted(new["predicted"]) == sorted(ref["predicted"])
+        assert new["predicted_dim"] == ref["predicted_dim"]
+        assert abs(new["final_loss"] - ref["final_loss"]) < 0.02 * max(1.0, ref["final_loss"])
+        assert abs(new["measured_dim"] - ref["measured_dim"]) < 0.5
+        assert abs(new["r2_in_c"] - ref["r2_in_c"]) < 0.02

@@ -189,6 +189,20 @@ def _unit_noise(
     return x.expand(n, gh // unit, unit, gw // unit, unit).reshape(n, gh * gw)
 
 
+def mask_noise(batch_size: int, n_units: int, *, seed: SeedLike = None,
+               device=None) -> torch.Tensor:
+    """Uniform noise (N, n_units) whose argsort picks the masked units.
+
+    Drawn on a CPU generator (same seed, same masks on every device) and moved to ``device``,
+    or directly on a CUDA generator passed as ``seed`` (the fast path: no host sync).
+    """
+    if isinstance(seed, torch.Generator) and seed.device.type != "cpu":
+        noise = torch.rand(batch_size, n_units, generator=seed, device=seed.device)
+    else:
+        noise = torch.rand(batch_size, n_units, generator=make_generator(seed))
+    return noise.to(device)
+
+
 def random_masking(
     batch_size: int,
     grid_size: tuple[int, int],
@@ -234,11 +248,7 @@ def random_masking(
         )
     n_units = (gh // unit) * (gw // unit)
     keep_units = n_visible(n_units, mask_ratio)
-    if isinstance(seed, torch.Generator) and seed.device.type != "cpu":
-        noise = torch.rand(batch_size, n_units, generator=seed, device=seed.device)
-    else:
-        noise = torch.rand(batch_size, n_units, generator=make_generator(seed))
-    noise = noise.to(device)
+    noise = mask_noise(batch_size, n_units, seed=seed, device=device)
     if unit > 1:
         noise = _unit_noise(noise, grid_size, unit)
     return masking_from_noise(noise, keep_units * unit * unit)

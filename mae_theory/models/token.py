@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..masking import Masking, masking_from_mask, masking_from_noise
+from ..masking import Masking, mask_noise, masking_from_mask, masking_from_noise
 from ..runtime import SeedLike, make_generator
 
 
@@ -102,11 +102,7 @@ def token_masking(
         )
     n_units = n_tokens // unit
     k = n_masked_units(n_units, mask_ratio)
-    if isinstance(seed, torch.Generator) and seed.device.type != "cpu":
-        noise = torch.rand(batch_size, n_units, generator=seed, device=seed.device)
-    else:
-        noise = torch.rand(batch_size, n_units, generator=make_generator(seed))
-    noise = noise.to(device)
+    noise = mask_noise(batch_size, n_units, seed=seed, device=device)
     unit_of = (torch.arange(n_tokens, device=noise.device) - shift) % n_tokens // unit
     return masking_from_noise(noise[:, unit_of], (n_units - k) * unit)
 

@@ -82,12 +82,25 @@ def shared_latents(tree: LatentTree, masked) -> frozenset[str]:
     ['a', 'b', 'r']
     """
     m = _masked_leaves(tree, masked)
-    mixed = set()
-    for v in tree.latents:
-        below = tree.descendant_leaves(v)
-        if below & m and below - m:
-            mixed.add(v)
-    return frozenset(mixed)
+    return mixed_latents(tree, m, frozenset(tree.leaves) - m)
+
+
+def mixed_latents(tree: LatentTree, first, second) -> frozenset[str]:
+    """Latent nodes with a leaf of ``first`` and a leaf of ``second`` below them.
+
+    ``shared_latents(tree, m)`` is ``mixed_latents(tree, m, leaves - m)``; experiment T6 of
+    chapter 4 scores only some masked leaves and uses the scored ones as ``first``.
+    No validation: the callers check their leaf sets.
+    """
+    first, second = frozenset(first), frozenset(second)
+    return frozenset(v for v in tree.latents
+                     if tree.descendant_leaves(v) & first and tree.descendant_leaves(v) & second)
+
+
+def information_dim(tree: LatentTree, nodes) -> int:
+    """dim of the latents ``nodes`` jointly: ``root_dim`` for the root, ``noise_dim`` per other
+    node (they must form a subtree containing the root, as mixed nodes do)."""
+    return sum(tree.own_dim(v) for v in nodes)
 
 
 def deepest_shared_latents(tree: LatentTree, masked) -> frozenset[str]:
@@ -117,7 +130,7 @@ def shared_dim(tree: LatentTree, masked) -> int:
     >>> shared_dim(tree, ["x1", "x2"]), shared_dim(tree, ["x1"]), shared_dim(tree, ["x1", "x3"])
     (2, 4, 6)
     """
-    return sum(tree.own_dim(v) for v in shared_latents(tree, masked))
+    return information_dim(tree, shared_latents(tree, masked))
 
 
 def leaf_units(tree: LatentTree, unit: int = 1, shift: int = 0) -> tuple[tuple[int, ...], ...]:

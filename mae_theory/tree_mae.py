@@ -7,9 +7,10 @@ encoder's representation of the *visible* tokens of a test mask with the regress
 :mod:`mae_theory.probes` (the leakage profile), and compare with Kong et al.'s prediction: the
 representation carries exactly the mixed latents c(m).
 
-Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`,
-:func:`information_dim`), the config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`),
-probing (:func:`probe_mask`, :func:`summarise_profile`), and the cached experiment drivers.
+Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`, built on
+:func:`~mae_theory.theory.mixed_latents` and :func:`~mae_theory.theory.information_dim`), the
+config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`), probing
+(:func:`probe_mask`, :func:`summarise_profile`), and the cached experiment drivers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from .models.token import TokenMAE, token_masking
 from .probes import LeakageProfile, RegressionProbeConfig, leakage_profile, probe_r2
 from .runtime import provenance, save_json
+from .theory import information_dim, mixed_latents
 from .train import TrainConfig, train
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
@@ -52,17 +54,7 @@ def mixed_nodes(tree, targets: Iterable[str], visible: Iterable[str]) -> frozens
     if unknown or not targets or not visible or targets & visible:
         raise ValueError(f"targets and visible must be disjoint, non-empty sets of leaves of "
                          f"the tree {tree.leaves}; got {sorted(targets)} and {sorted(visible)}.")
-    out = set()
-    for v in tree.latents:
-        below = tree.descendant_leaves(v)
-        if below & targets and below & visible:
-            out.add(v)
-    return frozenset(out)
-
-
-def information_dim(tree, nodes: Iterable[str]) -> int:
-    """dim c: ``root_dim`` for the root plus ``noise_dim`` per other node of a rooted subtree."""
-    return sum(tree.own_dim(v) for v in nodes)
+    return mixed_latents(tree, targets, visible)
 
 
 def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """mae_theory: the package behind *Understanding Masked Autoencoders*.
 
 Each module is one concept of the book, in reading order: runtime, masking, models, training
-(with batches, checkpoint, distributed, throughput), data (chapter 1); hierarchy, theory,
+(with batches, checkpoint, distributed, guard, throughput), data (chapter 1); hierarchy, theory,
 tree_mae, probes (chapters 2-4); domain, operators, metrics, propagation, interpolation
 (chapters 5-8); experiments and results (chapter 9); hmm, spectral (chapter 10); plotting and
 widgets for all of them. The flat API below is what the chapters call.
@@ -15,6 +15,7 @@ from . import (  # noqa: E402
     data,
     distributed,
     experiments,
+    guard,
     hierarchy,
     hmm,
     interpolation,
@@ -174,6 +175,7 @@ __all__ = [
     "data",
     "distributed",
     "grid_mask",
+    "guard",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",

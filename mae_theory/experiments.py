@@ -14,8 +14,9 @@ the PSNR/SSIM of its reconstructions (``mae_theory.probes``). The result is one 
 schema version, the configs, seeds, per-epoch history (loss, images/s, MFU), metrics, and
 provenance (git commit, versions, device, wall time), written atomically; reading, validating
 and summarising result files is :mod:`mae_theory.results`' job (:func:`load_result`,
-:func:`result_path` are re-exported here). The full size runs on a GPU (``python -m mae_theory run NAME --device cuda``);
-``smoke=True`` shrinks every experiment to digits-sized runs that take seconds on a CPU.
+:func:`result_path` are re-exported here). The full size runs on a GPU
+(``python -m mae_theory run NAME --device cuda``); ``smoke=True`` shrinks every experiment to
+digits-sized runs that take seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -238,10 +239,10 @@ def configure(name: str, *, smoke: bool = False, seeds=None,
     --------
     >>> configure("decoder_depth", smoke=True, seeds=[3, 4]).seeds
     (3, 4)
-    >>> configure("decoder_depth", dataset="imagenet")
+    >>> configure("decoder_depth", dataset="imagenet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown data set 'imagenet'; known: fashion_mnist, cifar10, digits, synthetic_shapes.
+    ValueError: unknown data set 'imagenet'; known: fashion_mnist, cifar10, digits, ...
     """
     exp = get_experiment(name, smoke=smoke)
     if seeds is not None:

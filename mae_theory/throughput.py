@@ -60,27 +60,29 @@ class Throughput:
     device : torch.device
     world : int
         Data-parallel processes ``W``.
+    step : int
+        The step the run starts at (after a resume, the checkpoint's).
 
     Examples
     --------
     >>> meter = Throughput(8, 1e6, torch.device("cpu"))
-    >>> entry = meter.interval(steps=4)
+    >>> entry = meter.interval(4)  # at step 4
     >>> sorted(entry), entry["images_per_s"] > 0
     (['images_per_s'], True)
     """
 
     def __init__(self, batch_size: int, flops_per_image: float, device: torch.device,
-                 world: int = 1):
-        self.batch_size, self.world = batch_size, world
+                 world: int = 1, step: int = 0):
+        self.batch_size, self.world, self.step = batch_size, world, step
         self.flops = 3 * flops_per_image
         self.peak = peak_bf16_flops(device)
         self.start = self.last = time.perf_counter()
 
-    def interval(self, steps: int) -> dict:
-        """``{"images_per_s"[, "mfu"]}`` for the ``steps`` steps since the previous call."""
+    def interval(self, step: int) -> dict:
+        """``{"images_per_s"[, "mfu"]}`` over the steps since the previous call, now at ``step``."""
         now = time.perf_counter()
-        ips = self.batch_size * steps / max(now - self.last, 1e-9)
-        self.last = now
+        ips = self.batch_size * (step - self.step) / max(now - self.last, 1e-9)
+        self.last, self.step = now, step
         entry = {"images_per_s": ips}
         if self.peak:
             entry["mfu"] = ips * self.flops / (self.peak * self.world)

@@ -21,9 +21,9 @@ A non-finite loss stops the run with :class:`FloatingPointError`, and the model 
 weights. In a single CPU process every loss is checked before its update is applied (reading a
 CPU scalar costs nothing), so the model holds the weights of the step before. Elsewhere (CUDA,
 DDP) checking every step would cost a host sync per step: there the losses are checked at each
-logging point (the one sync the loop already has), and :class:`LastGood` keeps a device-side copy
-of the weights and optimiser state of the last checked point, restored before the error is
-raised.
+logging point (the one sync the loop already has), and :class:`~mae_theory.guard.LastGood`
+keeps a device-side copy of the weights and optimiser state of the last checked point, restored
+before the error is raised (:mod:`~mae_theory.guard`).
 """
 
 from __future__ import annotations
@@ -39,12 +39,20 @@ from tqdm.auto import tqdm
 from .batches import Batches, augment_batch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .checks import check_float, check_int
-from .distributed import barrier, distributed_context, mean_over_ranks, wrap_ddp
+from .distributed import barrier, distributed_context, wrap_ddp
+from .guard import Interval, LastGood, non_finite
 from .results import provenance
-from .runtime import DeviceLike, SeedLike, autocast, make_generator, resolve_device, show_progress
+from .runtime import (
+    DeviceLike,
+    SeedLike,
+    autocast,
+    make_generator,
+    resolve_device,
+    show_progress,
+)
 from .throughput import Throughput
 
-__all__ = ["LastGood", "TrainConfig", "TrainResult", "augment_batch", "compile_model", "lr_at",
+__all__ = ["TrainConfig", "TrainResult", "augment_batch", "compile_model", "lr_at",
            "make_optimizer", "train", "train_step"]
 
 # field: (low, high, symbol) for ints; the float fields are checked one by one below
@@ -63,10 +71,10 @@ class TrainConfig:
 
     Examples
     --------
-    >>> TrainConfig(lr=float("inf"))
+    >>> TrainConfig(lr=float("inf"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: TrainConfig.lr (eta) must be a finite number in (0.0, inf); got inf. Use a small positive peak learning rate, e.g. lr=1.5e-3.
+    ValueError: TrainConfig.lr (eta) must be a finite number in (0.0, inf); got inf. Use a ...
     """
 
     steps: int = 300  # T, optimiser steps
@@ -177,12 +185,6 @@ def compile_model(model: torch.nn.Module, cfg: TrainConfig, device: torch.device
     return torch.compile(model, mode="reduce-overhead" if graphs else None)
 
 
-def _non_finite(value: float, step: int, kept: str) -> FloatingPointError:
-    return FloatingPointError(
-        f"loss became {value} at step {step}; the model keeps {kept}. Lower the learning rate, "
-        "check the inputs for NaN, or train in float32.")
-
-
 def train_step(forward, optimizer: torch.optim.Optimizer, x: torch.Tensor, masking,
                device: torch.device, *, step: int | None = None) -> torch.Tensor:
     """One optimiser step on one batch; returns the loss as a device tensor.
@@ -194,47 +196,11 @@ def train_step(forward, optimizer: torch.optim.Optimizer, x: torch.Tensor, maski
     with autocast(device):
         loss, _, _ = forward(x, masking=masking)
     if step is not None and not math.isfinite(value := loss.item()):
-        raise _non_finite(value, step, f"the weights after step {step - 1}")
+        raise non_finite(value, step, f"the weights after step {step - 1}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.detach()
-
-
-class LastGood:
-    """A device-side copy of the weights and optimiser state at the last checked step.
-
-    :meth:`save` refreshes it (one batched device copy, no host sync); :meth:`restore` puts it
-    back. It costs one more copy of the parameters and of AdamW's two moments.
-    """
-
-    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int = 0):
-        self.model, self.optimizer = model, optimizer
-        self.copies: list[torch.Tensor] = []
-        self.step = step
-        self.save(step)
-
-    def _live(self) -> list[torch.Tensor]:
-        params = list(self.model.parameters())
-        state = [v for p in params for _, v in sorted(self.optimizer.state.get(p, {}).items())
-                 if isinstance(v, torch.Tensor)]
-        return [p.detach() for p in params] + state
-
-    def save(self, step: int) -> None:
-        live = self._live()
-        if len(live) != len(self.copies):  # first call, or AdamW made its state since
-            self.copies = [t.clone() for t in live]
-        else:
-            torch._foreach_copy_(self.copies, live)
-        self.step = step
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        live = self._live()
-        if len(live) != len(self.copies):  # saved before AdamW's first step: no state then
-            self.optimizer.state.clear()
-            live = self._live()
-        torch._foreach_copy_(live, self.copies)
 
 
 def train(model, images, cfg: TrainConfig = TrainConfig(), *, seed: SeedLike = None,
@@ -313,7 +279,7 @@ def train(model, images, cfg: TrainConfig = TrainConfig(), *, seed: SeedLike = N
     forward = compile_model(wrap_ddp(model, dev) if world > 1 else model, cfg, dev)
     eager = dev.type == "cpu" and world == 1  # check each loss before its update (no cost)
 
-    step, history, losses, pending = 0, [], torch.zeros(cfg.log_every, device=dev), 0
+    step, history = 0, []
     ckpt = Path(checkpoint) if checkpoint is not None else None
     state = load_checkpoint(ckpt, cfg, dev) if ckpt is not None else None
     if state is not None:
@@ -321,22 +287,9 @@ def train(model, images, cfg: TrainConfig = TrainConfig(), *, seed: SeedLike = N
         optimizer.load_state_dict(state["optimizer"])
         batches.load_state(state["generator"].cpu())
         step, history = state["step"], list(state["history"])
-        pending = len(state.get("pending", []))
-        losses[:pending] = torch.tensor(state.get("pending", []), dtype=losses.dtype)
-    guard = None if eager else LastGood(model, optimizer, step)
-
-    def checked_losses() -> list[float]:  # the one host sync of a logging interval
-        values = mean_over_ranks(losses[:pending], world).tolist()
-        for k, v in enumerate(values):
-            if not math.isfinite(v):
-                bad = step - pending + k + 1
-                if guard is None:  # eager: unreachable, every loss was checked before storing
-                    raise _non_finite(v, bad, "its current weights")
-                guard.restore()
-                raise _non_finite(v, bad, f"the weights of step {guard.step} (the last check)")
-        if guard is not None:
-            guard.save(step)
-        return values
+    interval = Interval(cfg.log_every, dev, world,
+                        None if eager else LastGood(model, optimizer, step))
+    interval.load(state.get("pending", []) if state is not None else [])
 
     def save(values: list[float]) -> None:
         if rank == 0:
@@ -346,8 +299,7 @@ def train(model, images, cfg: TrainConfig = TrainConfig(), *, seed: SeedLike = N
                 "pending": values, "seed": seed_record})
 
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    meter = Throughput(cfg.batch_size, model.flops_per_image(cfg.mask_ratio), dev, world)
-    since_log = 0
+    meter = Throughput(cfg.batch_size, model.flops_per_image(cfg.mask_ratio), dev, world, step)
     with tqdm(total=end, initial=step, disable=rank > 0 or not show_progress(progress),
               desc="train", unit="step") as bar:
         while step < end:
@@ -355,21 +307,19 @@ def train(model, images, cfg: TrainConfig = TrainConfig(), *, seed: SeedLike = N
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, masking = batches()
-            losses[pending] = train_step(forward, optimizer, x, masking, dev,
-                                         step=step + 1 if eager else None)
-            step, pending, since_log = step + 1, pending + 1, since_log + 1
+            interval.add(train_step(forward, optimizer, x, masking, dev,
+                                    step=step + 1 if eager else None))
+            step += 1
             bar.update(1)
-            log_now = pending == cfg.log_every or step == end
+            log_now = interval.n == cfg.log_every or step == end
             save_now = (ckpt is not None and cfg.checkpoint_every > 0 and step < end
                         and step % cfg.checkpoint_every == 0)
-            if log_now or save_now:
-                values = checked_losses()
+            values = interval.read(step) if log_now or save_now else []
             if log_now:
-                entry = {"step": step, "loss": sum(values) / len(values), "lr": lr,
-                         **meter.interval(since_log)}
-                history.append(entry)
-                bar.set_postfix(loss=f"{entry['loss']:.4f}")
-                pending, since_log, values = 0, 0, []
+                history.append({"step": step, "loss": sum(values) / len(values), "lr": lr,
+                                **meter.interval(step)})
+                bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+                interval.n, values = 0, []
             if save_now:
                 save(values)
     if ckpt is not None:

@@ -5,8 +5,9 @@ import torch
 
 from mae_theory import training
 from mae_theory.batches import augment_batch
+from mae_theory.guard import LastGood
 from mae_theory.results import atomic_write
-from mae_theory.training import LastGood, TrainConfig, lr_at, make_optimizer, train
+from mae_theory.training import TrainConfig, lr_at, make_optimizer, train
 
 CFG = TrainConfig(steps=12, batch_size=16, log_every=3, warmup_steps=3, lr=3e-3)
 

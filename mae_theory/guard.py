@@ -22,7 +22,18 @@ import torch
 
 from .distributed import mean_over_ranks
 
-__all__ = ["Interval", "LastGood", "non_finite"]
+__all__ = ["Interval", "LastGood", "checks_every_step", "non_finite"]
+
+
+def checks_every_step(device: torch.device, world: int) -> bool:
+    """Whether each loss is read and checked before its update: in one CPU process only.
+
+    Examples
+    --------
+    >>> checks_every_step(torch.device("cpu"), 1), checks_every_step(torch.device("cpu"), 2)
+    (True, False)
+    """
+    return device.type == "cpu" and world == 1
 
 
 def non_finite(value: float, step: int, kept: str) -> FloatingPointError:

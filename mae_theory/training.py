@@ -40,7 +40,7 @@ from .batches import Batches, augment_batch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .checks import check_float, check_int
 from .distributed import barrier, distributed_context, wrap_ddp
-from .guard import Interval, LastGood, non_finite
+from .guard import Interval, LastGood, checks_every_step, non_finite
 from .results import provenance
 from .runtime import (
     DeviceLike,
@@ -277,7 +277,7 @@ def train(model, images, cfg: TrainConfig = TrainConfig(), *, seed: SeedLike = N
     batches = Batches(data, model, cfg, seed=make_generator(seed), device=dev,
                       shard=(rank, world))
     forward = compile_model(wrap_ddp(model, dev) if world > 1 else model, cfg, dev)
-    eager = dev.type == "cpu" and world == 1  # check each loss before its update (no cost)
+    eager = checks_every_step(dev, world)  # else: at each logging point, with LastGood
 
     step, history = 0, []
     ckpt = Path(checkpoint) if checkpoint is not None else None

@@ -89,6 +89,19 @@ def test_non_finite_step_leaves_the_weights_of_the_step_before(tiny_mae, images)
         assert torch.equal(p, q)
 
 
+def test_deferred_check_restores_the_last_checked_weights(tiny_mae, images, monkeypatch):
+    # the CUDA/DDP rule, run on the CPU: losses read once per logging interval (every 3 steps)
+    monkeypatch.setattr(training, "checks_every_step", lambda device, world: False)
+    before = tiny_mae()
+    train(before, images, CFG, seed=5, device="cpu", stop_at=6)
+    model = _nan_at(tiny_mae(), 8)
+    with pytest.raises(FloatingPointError, match=r"at step 8; the model keeps the weights of "
+                                                 r"step 6 \(the last check\)"):
+        train(model, images, CFG, seed=5, device="cpu")
+    for p, q in zip(before.parameters(), model.parameters()):
+        assert torch.equal(p, q)
+
+
 def test_last_good_restores_weights_and_optimizer_state(tiny_mae, images):
     model = tiny_mae()
     opt = make_optimizer(model, CFG)
@@ -254,6 +267,16 @@ def test_gpu_training_step_bf16(tiny_mae, images):
     assert res.steps_done == 20 and all(math.isfinite(v) for v in res.losses)
     assert res.provenance["device"] == torch.cuda.get_device_name()
     assert all(h["images_per_s"] > 0 for h in res.history)
+
+
+@pytest.mark.gpu
+def test_gpu_non_finite_loss_leaves_finite_weights(tiny_mae, images):
+    model = _nan_at(tiny_mae(), 15)
+    with pytest.raises(FloatingPointError, match="at step 15; the model keeps the weights of "
+                                                 "step 10"):
+        train(model, images, TrainConfig(steps=20, batch_size=32, log_every=5), seed=0,
+              device="cuda")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
 @pytest.mark.gpu

@@ -29,8 +29,11 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from mae_theory import MAE
-from mae_theory.runtime import peak_bf16_flops, provenance, resolve_device, save_json
-from mae_theory.train import Batches, TrainConfig, compile_model, make_optimizer, train_step
+from mae_theory.batches import Batches
+from mae_theory.results import provenance, save_json
+from mae_theory.runtime import resolve_device
+from mae_theory.throughput import peak_bf16_flops
+from mae_theory.training import TrainConfig, compile_model, make_optimizer, train_step
 
 # name: (img, patch, chans, D, depth, heads, D_dec, depth_dec, heads_dec, batch)
 CONFIGS = {
@@ -102,7 +105,8 @@ def _setup_ours(name: str, mode: str, device):
     cfg = TrainConfig(batch_size=batch, **MODES[mode])
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(max(4 * batch, 256), c, img, img, generator=gen).to(device)
-    batches, optimizer = Batches(images, model, cfg, gen, device), make_optimizer(model, cfg)
+    batches = Batches(images, model, cfg, seed=gen, device=device)
+    optimizer = make_optimizer(model, cfg)
     forward = compile_model(model, cfg, device)
 
     def step():

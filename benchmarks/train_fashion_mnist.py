@@ -17,7 +17,7 @@ import json
 import sys
 
 import mae_theory as mt
-from mae_theory.runtime import save_json
+from mae_theory.results import save_json
 
 
 def main(argv=None) -> int:

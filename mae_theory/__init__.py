@@ -1,16 +1,21 @@
 """mae_theory: the package behind *Understanding Masked Autoencoders*.
 
-Each module is one concept of the book, in reading order: runtime, masking, models, train, data
-(chapter 1); hierarchy, theory, tree_mae, probes (chapters 2-4); domain, operators, metrics,
-propagation, interpolation (chapters 5-8); experiments (chapter 9); hmm, spectral (chapter 10);
-plotting and widgets for all of them. The flat API below is what the chapters call.
+Each module is one concept of the book, in reading order: runtime, masking, models, training
+(with batches, checkpoint, distributed, guard, throughput), data (chapter 1); hierarchy, theory,
+tree_mae, probes (chapters 2-4); domain, operators, metrics, propagation, interpolation
+(chapters 5-8); experiments and results (chapter 9); hmm, spectral (chapter 10); plotting and
+widgets for all of them. The flat API below is what the chapters call.
 """
 
 __version__ = "0.1.0"
 
 from . import (  # noqa: E402
+    batches,
+    checkpoint,
     data,
+    distributed,
     experiments,
+    guard,
     hierarchy,
     hmm,
     interpolation,
@@ -21,13 +26,16 @@ from . import (  # noqa: E402
     plotting,
     probes,
     propagation,
+    results,
     runtime,
     spectral,
     theory,
+    throughput,
+    training,
     tree_mae,
 )
 from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
-from .experiments import load_result, run_experiment  # noqa: E402
+from .experiments import run_experiment  # noqa: E402
 from .hierarchy import LatentTree, Sample  # noqa: E402
 from .masking import (  # noqa: E402
     Masking,
@@ -83,7 +91,8 @@ from .probes import (  # noqa: E402
     probe_r2,
     r2_score,
 )
-from .runtime import SeedLike, autocast, make_generator, provenance, resolve_device  # noqa: E402
+from .results import load_result, provenance  # noqa: E402
+from .runtime import SeedLike, autocast, make_generator, resolve_device  # noqa: E402
 from .theory import (  # noqa: E402
     deepest_shared_latents,
     expected_shared_dim,
@@ -93,7 +102,7 @@ from .theory import (  # noqa: E402
     shared_dim_samples,
     shared_latents,
 )
-from .train import TrainConfig, TrainResult, lr_at, train  # noqa: E402
+from .training import TrainConfig, TrainResult, lr_at, train  # noqa: E402
 from .tree_mae import TreeMAEConfig, run_mask_experiment, train_tree_mae  # noqa: E402
 
 __all__ = [
@@ -160,9 +169,13 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "autocast",
+    "batches",
     "block_mask",
+    "checkpoint",
     "data",
+    "distributed",
     "grid_mask",
+    "guard",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
@@ -180,10 +193,13 @@ __all__ = [
     "provenance",
     "random_masking",
     "resolve_device",
+    "results",
     "runtime",
     "sincos_pos_embed_2d",
     "synthetic_shapes",
+    "throughput",
     "train",
+    "training",
     "unpatchify",
     "widgets",
 ]

@@ -6,6 +6,9 @@ Examples::
     python -m mae_theory run mask_ratio_sweep --device cuda
     python -m mae_theory run decoder_depth --smoke --out /tmp/results     # CPU, seconds
     torchrun --nproc_per_node=4 -m mae_theory run masking_unit --device cuda
+
+A bad argument (unknown experiment, device or data set, a negative seed) prints one line to
+stderr and exits with status 2, before any work starts.
 """
 
 from __future__ import annotations
@@ -14,23 +17,55 @@ import argparse
 import json
 import sys
 
-from .experiments import EXPERIMENTS, estimate_gpu_seconds, result_path, run_experiment
+from .experiments import (
+    DATASETS,
+    EXPERIMENTS,
+    configure,
+    estimate_gpu_seconds,
+    result_path,
+    run_experiment,
+)
+from .runtime import resolve_device
+
+PROG = "python -m mae_theory"
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m mae_theory",
-                                 description="Named MAE experiments on real images.")
-    sub = ap.add_subparsers(dest="command", required=True)
+class UsageError(Exception):
+    """A bad command line: reported as one line, without a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print the usage and exit: we report one line
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser (its ``error`` raises :class:`UsageError` instead of exiting)."""
+    ap = _Parser(prog=PROG, description="Named MAE experiments on real images.")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="registered experiments and their estimated H100 time")
     run = sub.add_parser("run", help="run one experiment and write its JSON result")
-    run.add_argument("name", choices=sorted(EXPERIMENTS))
+    run.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     run.add_argument("--smoke", action="store_true", help="CPU smoke size (digits, seconds)")
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
-    run.add_argument("--dataset", default=None, help="fashion_mnist (default) or cifar10")
+    run.add_argument("--dataset", default=None,
+                     help=f"{' or '.join(DATASETS)} (default: the experiment's)")
     run.add_argument("--out", default=None, help="result folder (default: data/results)")
     run.add_argument("--progress", action="store_true", help="show training progress bars")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (2 for a bad argument)."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":  # check everything before any work starts
+            configure(args.name, smoke=args.smoke, seeds=args.seeds, dataset=args.dataset)
+            resolve_device(args.device)
+    except (UsageError, ValueError, TypeError) as err:
+        print(f"{PROG}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
 
     if args.command == "list":
         for name, exp in EXPERIMENTS.items():

@@ -8,36 +8,46 @@ Three sweeps of chapter 9, each a registered :class:`Experiment`:
 - ``decoder_depth``: 1, 2, 4 and 8 decoder blocks (He et al. 2022, Table 1a).
 
 A run (:func:`run_experiment`) pretrains one MAE per (setting, seed) with
-:func:`~mae_theory.train.train` on the training split, then measures on the test split: the
+:func:`~mae_theory.training.train` on the training split, then measures on the test split: the
 linear probe and k-NN accuracy of the frozen encoder, partial fine-tuning of its last block, and
 the PSNR/SSIM of its reconstructions (``mae_theory.probes``). The result is one JSON file with a
 schema version, the configs, seeds, per-epoch history (loss, images/s, MFU), metrics, and
-provenance (git commit, versions, device, wall time), written atomically; :func:`load_result`
-validates it. The full size runs on a GPU (``python -m mae_theory run NAME --device cuda``);
-``smoke=True`` shrinks every experiment to digits-sized runs that take seconds on a CPU.
+provenance (git commit, versions, device, wall time), written atomically; reading, validating
+and summarising result files is :mod:`mae_theory.results`' job (:func:`load_result`,
+:func:`result_path` are re-exported here). The full size runs on a GPU
+(``python -m mae_theory run NAME --device cuda``); ``smoke=True`` shrinks every experiment to
+digits-sized runs that take seconds on a CPU.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
+from .checks import check_int
 from .data import ImageData, load_dataset, load_digits
+from .distributed import rank, world_size
 from .models import MAE
 from .probes import knn_accuracy, linear_probe, partial_finetune, reconstruction_quality
-from .runtime import autocast, provenance, resolve_device, save_json
-from .train import TrainConfig, train
+from .results import (  # noqa: F401  (result_path, load_result, ...: reachable from here too)
+    RESULTS_DIR,
+    SCHEMA_VERSION,
+    epoch_summary,
+    load_result,
+    provenance,
+    result_path,
+    save_json,
+    summarise,
+)
+from .runtime import DeviceLike, autocast, resolve_device
+from .training import TrainConfig, train
 
-SCHEMA_VERSION = 1
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "data" / "results"
-"""Where the book looks for committed results (``data/results/`` of the repository)."""
+DATASETS = ("fashion_mnist", "cifar10", "digits", "synthetic_shapes")
+"""The data sets an experiment can run on (``--dataset`` of the command line)."""
 
 TINY4 = dict(img_size=32, patch_size=4, in_chans=1, embed_dim=192, depth=12, num_heads=3,
              decoder_embed_dim=128, decoder_depth=4, decoder_num_heads=4)
@@ -169,41 +179,24 @@ def variant(exp: Experiment, value, n_train: int) -> tuple[dict, TrainConfig]:
 
 
 @torch.no_grad()
-def encode(model: MAE, images: torch.Tensor, device, batch_size: int = 1024) -> torch.Tensor:
+def encode(model: MAE, images: torch.Tensor, *, device: DeviceLike = "auto",
+           batch_size: int = 1024) -> torch.Tensor:
     """Frozen encoder features (mean of the patch tokens), shape (N, D), on the CPU."""
-    out = []
+    device, out = resolve_device(device), []
     for i in range(0, images.shape[0], batch_size):
         with autocast(device):
             out.append(model.features(images[i:i + batch_size].to(device)).float().cpu())
     return torch.cat(out)
 
 
-def epoch_summary(history, steps_per_epoch: int) -> list[dict]:
-    """Average the training history (one entry per logging interval) per epoch.
+def run_one(exp: Experiment, value, splits, *, seed: int, device: DeviceLike = "auto",
+            progress: bool | None = None) -> dict:
+    """Pretrain one MAE at one setting and seed, then evaluate it on the test split.
 
-    Examples
-    --------
-    >>> h = [{"step": 2, "loss": 1.0, "images_per_s": 10.0}, {"step": 4, "loss": 3.0,
-    ...      "images_per_s": 30.0}, {"step": 6, "loss": 5.0, "images_per_s": 50.0}]
-    >>> [e["loss"] for e in epoch_summary(h, 4)]
-    [2.0, 5.0]
+    The one recorded ``seed`` seeds each random component of the run on its own generator:
+    the MAE's initialisation, pretraining (batches, masks, augmentation), the linear probe,
+    partial fine-tuning and the reconstruction masks.
     """
-    epochs: dict[int, list[dict]] = {}
-    for h in history:
-        epochs.setdefault(math.ceil(h["step"] / steps_per_epoch), []).append(h)
-    rows = []
-    for epoch, hs in sorted(epochs.items()):
-        row = {"epoch": epoch, "step": hs[-1]["step"]}
-        for key in ("loss", "images_per_s", "mfu"):
-            vals = [h[key] for h in hs if key in h]
-            if vals:
-                row[key] = sum(vals) / len(vals)
-        rows.append(row)
-    return rows
-
-
-def run_one(exp: Experiment, value, seed: int, splits, *, device, progress=None) -> dict:
-    """Pretrain one MAE at one setting and seed, then evaluate it on the test split."""
     train_set, test_set = splits
     model_kw, cfg = variant(exp, value, len(train_set))
     model_kw["in_chans"] = train_set.images.shape[1]
@@ -212,7 +205,8 @@ def run_one(exp: Experiment, value, seed: int, splits, *, device, progress=None)
     res = train(model, train_set, cfg, seed=seed, device=device, progress=progress)
     t_train = time.perf_counter() - t0
     dev = next(model.parameters()).device
-    ftr, fte = encode(model, train_set.images, dev), encode(model, test_set.images, dev)
+    ftr = encode(model, train_set.images, device=dev)
+    fte = encode(model, test_set.images, device=dev)
     probe = linear_probe(ftr, train_set.labels, fte, test_set.labels, epochs=exp.probe_epochs,
                          batch_size=exp.probe_batch, seed=seed, device=dev)
     metrics = {"linear_probe": probe.accuracy, "linear_probe_train": probe.train_accuracy,
@@ -232,37 +226,43 @@ def run_one(exp: Experiment, value, seed: int, splits, *, device, progress=None)
             "epochs": epoch_summary(res.history, steps_per_epoch), "metrics": metrics}
 
 
-def summarise(runs: list[dict]) -> dict:
-    """``{metric: {str(value): {"mean", "std", "n"}}}`` over seeds (sample std, 0 for n = 1)."""
-    table: dict[str, dict[str, list[float]]] = {}
-    for run in runs:
-        for key, v in run["metrics"].items():
-            table.setdefault(key, {}).setdefault(str(run["value"]), []).append(float(v))
-    out = {}
-    for key, by_value in table.items():
-        out[key] = {}
-        for value, xs in by_value.items():
-            mean = sum(xs) / len(xs)
-            var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else 0.0
-            out[key][value] = {"mean": mean, "std": math.sqrt(var), "n": len(xs)}
-    return out
+def configure(name: str, *, smoke: bool = False, seeds=None,
+              dataset: str | None = None) -> Experiment:
+    """The experiment ``name`` with its seeds and data set overridden, every argument checked.
 
+    Raises
+    ------
+    ValueError, TypeError
+        For an unknown name or data set, or a seed that is not a non-negative int.
 
-def result_path(name: str, *, smoke: bool = False, dataset: str = "fashion_mnist",
-                out: str | os.PathLike | None = None) -> Path:
-    """``DIR/NAME[_DATASET][_smoke].json``; ``DIR`` defaults to :data:`RESULTS_DIR`."""
-    stem = name + ("" if dataset == "fashion_mnist" else f"_{dataset}") + ("_smoke" * smoke)
-    return Path(out if out is not None else RESULTS_DIR) / f"{stem}.json"
-
-
-def _is_rank_zero() -> bool:
-    import torch.distributed as dist
-
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    Examples
+    --------
+    >>> configure("decoder_depth", smoke=True, seeds=[3, 4]).seeds
+    (3, 4)
+    >>> configure("decoder_depth", dataset="imagenet")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown data set 'imagenet'; known: fashion_mnist, cifar10, digits, ...
+    """
+    exp = get_experiment(name, smoke=smoke)
+    if seeds is not None:
+        if isinstance(seeds, (int, str)) or not hasattr(seeds, "__iter__"):
+            raise TypeError(f"seeds must be a sequence of ints; got {seeds!r}. Use e.g. "
+                            "seeds=[0, 1, 2] (--seeds 0 1 2 on the command line).")
+        seeds = tuple(check_int("seed", s, low=0, fix="Seeds are non-negative ints.")
+                      for s in seeds)
+        if not seeds:
+            raise ValueError("seeds must hold at least one seed; got none.")
+        exp = dataclasses.replace(exp, seeds=seeds)
+    if dataset is not None:
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown data set {dataset!r}; known: {', '.join(DATASETS)}.")
+        exp = dataclasses.replace(exp, dataset=dataset)
+    return exp
 
 
 def run_experiment(name: str, *, smoke: bool = False, seeds=None, dataset: str | None = None,
-                   device=None, out: str | os.PathLike | None = None,
+                   device: DeviceLike = "auto", out: str | os.PathLike | None = None,
                    progress: bool | None = None) -> dict:
     """Run a named experiment over its settings and seeds; write and return its result.
 
@@ -276,8 +276,9 @@ def run_experiment(name: str, *, smoke: bool = False, seeds=None, dataset: str |
         Override the experiment's seeds.
     dataset : str, optional
         Override the data set (e.g. ``"cifar10"``; the file name records it).
-    device : str or torch.device, optional
-        ``None``: CUDA when available. Under ``torchrun`` pretraining is data-parallel.
+    device : DeviceLike
+        ``"auto"``/``None``: CUDA when available. Under ``torchrun`` pretraining is
+        data-parallel.
     out : path, optional
         Folder for the JSON (default :data:`RESULTS_DIR`); ``""`` skips writing.
     progress : bool, optional
@@ -296,15 +297,11 @@ def run_experiment(name: str, *, smoke: bool = False, seeds=None, dataset: str |
     >>> result_path("decoder_depth", smoke=True, dataset="digits", out="results").as_posix()
     'results/decoder_depth_digits_smoke.json'
     """
-    exp = get_experiment(name, smoke=smoke)
-    if seeds is not None:
-        exp = dataclasses.replace(exp, seeds=tuple(int(s) for s in seeds))
-    if dataset is not None:
-        exp = dataclasses.replace(exp, dataset=dataset)
+    exp = configure(name, smoke=smoke, seeds=seeds, dataset=dataset)
     dev = resolve_device(device)
     t0 = time.perf_counter()
     splits = load_splits(exp)
-    runs = [run_one(exp, v, s, splits, device=dev, progress=progress)
+    runs = [run_one(exp, v, splits, seed=s, device=dev, progress=progress)
             for v in exp.values for s in exp.seeds]
     config = dataclasses.asdict(exp)
     result = {"schema": SCHEMA_VERSION, "kind": "mae_theory.experiment", "name": exp.name,
@@ -313,65 +310,10 @@ def run_experiment(name: str, *, smoke: bool = False, seeds=None, dataset: str |
               "config": {k: v for k, v in config.items() if k != "paper"},
               "paper": exp.paper, "runs": runs, "summary": summarise(runs),
               "wall_time_s": time.perf_counter() - t0,
-              "provenance": {**provenance(dev), "world_size": _world_size()}}
-    if out != "" and _is_rank_zero():
+              "provenance": {**provenance(dev), "world_size": world_size()}}
+    if out != "" and rank() == 0:
         save_json(result, result_path(name, smoke=smoke, dataset=exp.dataset, out=out))
     return result
-
-
-def _world_size() -> int:
-    import torch.distributed as dist
-
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-_REQUIRED = {"schema": int, "name": str, "smoke": bool, "dataset": str, "parameter": str,
-             "values": list, "seeds": list, "config": dict, "paper": dict, "runs": list,
-             "summary": dict, "wall_time_s": (int, float), "provenance": dict}
-_RUN_REQUIRED = {"seed": int, "metrics": dict, "epochs": list, "final_loss": (int, float)}
-
-
-def load_result(path: str | os.PathLike) -> dict:
-    """Read and validate a result file written by :func:`run_experiment`.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist (the message gives the command that produces it).
-    ValueError
-        If it is not valid JSON (corrupted or truncated), has another schema version, or lacks
-        a required key or has one of the wrong type; the message says how to regenerate it.
-    """
-    path = Path(path)
-    name = path.stem.removesuffix("_smoke")
-    redo = (f"Regenerate it with `python -m mae_theory run {name.split('_cifar10')[0]}"
-            f"{' --smoke' if path.stem.endswith('_smoke') else ' --device cuda'}` "
-            "(see book/reproducing_gpu_results.md).")
-    if not path.exists():
-        raise FileNotFoundError(f"no result file {path}. {redo}")
-    try:
-        res = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"result file {path} is corrupted or truncated ({err}). {redo}") from err
-    if not isinstance(res, dict):
-        raise ValueError(f"result file {path} holds a {type(res).__name__}, not an object. "
-                         f"{redo}")
-    if res.get("schema") != SCHEMA_VERSION:
-        raise ValueError(f"result file {path} has schema {res.get('schema')!r}; this version "
-                         f"of mae_theory reads schema {SCHEMA_VERSION}. {redo}")
-    checks = [(res, _REQUIRED, "")] + [(r, _RUN_REQUIRED, f"runs[{i}].")
-                                         for i, r in enumerate(res.get("runs", []))
-                                         if isinstance(r, dict)]
-    for obj, required, prefix in checks:
-        for key, typ in required.items():
-            if key not in obj or not isinstance(obj[key], typ) or (
-                    typ is int and isinstance(obj[key], bool)):
-                got = type(obj[key]).__name__ if key in obj else "nothing"
-                raise ValueError(f"result file {path}: key {prefix}{key!r} must be "
-                                 f"{getattr(typ, '__name__', typ)}; found {got}. {redo}")
-    if not res["runs"] or not all(isinstance(r, dict) for r in res["runs"]):
-        raise ValueError(f"result file {path} has no runs. {redo}")
-    return res
 
 
 # Measured anchor for the estimates (benchmarks/results_h100_fashion.json, one H100, torch 2.11):
@@ -444,7 +386,7 @@ def compare(result: dict, metric: str, better, worse) -> dict:
     return {"diff": diff, "spread": spread, "separated": separated, "verdict": verdict}
 
 
-def committed_or_smoke(name: str, *, seeds=(0, 1, 2), device="cpu") -> dict:
+def committed_or_smoke(name: str, *, seeds=(0, 1, 2), device: DeviceLike = "cpu") -> dict:
     """The committed full-size result ``data/results/NAME.json``, or else a smoke-size run.
 
     The chapter calls this: with the GPU result in the repository it only reads the file;

@@ -12,10 +12,8 @@ Weights stay in float32 and no gradient scaler is needed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
-from pathlib import Path
 
 import torch
 
@@ -129,32 +127,6 @@ def show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty()
 
 
-# Dense bf16 tensor-core peak, FLOP/s, by device name (datasheets); used for MFU.
-_PEAK_BF16 = {
-    "H200": 989e12,
-    "H100 SXM": 989e12,
-    "H100 80GB HBM3": 989e12,
-    "H100 PCIe": 756e12,
-    "H100": 989e12,
-    "A100": 312e12,
-    "L40S": 362e12,
-    "A10": 125e12,
-    "RTX 4090": 165e12,
-}
-
-
-def peak_bf16_flops(device: torch.device | str) -> float | None:
-    """Dense bf16 peak of a CUDA device in FLOP/s from its name, or ``None`` when unknown/CPU."""
-    dev = torch.device(device)
-    if dev.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(dev)
-    for key, value in _PEAK_BF16.items():
-        if key in name:
-            return value
-    return None
-
-
 def device_name(device: torch.device | str) -> str:
     """A human-readable name: the GPU model on CUDA, the processor architecture on CPU."""
     dev = torch.device(device)
@@ -165,46 +137,16 @@ def device_name(device: torch.device | str) -> str:
     return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def provenance(device: torch.device | str = "cpu") -> dict:
-    """Where a result came from: package, torch and Python versions, git commit, device."""
-    import platform
-    import subprocess
-
-    from . import __version__
-
-    commit = os.environ.get("MAE_THEORY_GIT_COMMIT")  # set where the tree travels without .git
-    if not commit:
-        try:
-            out = subprocess.run(
-                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                cwd=Path(__file__).resolve().parent,
-            )
-            commit = out.stdout.strip() if out.returncode == 0 else None
-        except (OSError, subprocess.SubprocessError):
-            commit = None
-    if commit and not (len(commit) == 40 and all(c in "0123456789abcdef" for c in commit)):
-        commit = None
-    return {
-        "mae_theory": __version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "git_commit": commit,
-        "device": device_name(device),
-    }
+# Moved: provenance and atomic writes to mae_theory.results, the bf16 peak to
+# mae_theory.throughput. The old names still resolve here (imported on first use: those
+# modules import this one).
+_MOVED = {"atomic_write": "results", "provenance": "results", "save_json": "results",
+          "peak_bf16_flops": "throughput"}
 
 
-def atomic_write(path, write) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``.
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
 
-    A reader never sees a half-written file, even if the writer dies midway.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def save_json(obj: dict, path) -> None:
-    """Write ``obj`` as indented JSON with :func:`atomic_write`."""
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1)))
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,9 +26,9 @@ import torch
 
 from .models.token import TokenMAE, token_masking
 from .probes import LeakageProfile, RegressionProbeConfig, leakage_profile, probe_r2
-from .runtime import provenance, save_json
+from .results import provenance, save_json
 from .theory import information_dim, mixed_latents
-from .train import TrainConfig, train
+from .training import TrainConfig, train
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
 """Where cached experiment results live (``data/cache/`` of the repository)."""
@@ -141,16 +141,11 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
                      seed=seed + 1000)
     loss = float("nan")
     if trained:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # a model this small trains fastest on one thread
         tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                            warmup_steps=max(1, cfg.steps // 20), weight_decay=0.0,
                            mask_ratio=cfg.mask_ratio, mask_unit=cfg.unit,
                            log_every=max(1, cfg.steps // 10))
-        try:
-            res = train(model, (x - mean) / std, tcfg, seed=seed, device="cpu", progress=False)
-        finally:
-            torch.set_num_threads(threads)
+        res = train(model, (x - mean) / std, tcfg, seed=seed, device="cpu", progress=False)
         loss = res.final_loss
     model.eval()
     return TreeMAERun(model, cfg, seed, mean, std, loss)

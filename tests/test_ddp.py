@@ -11,7 +11,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mae_theory import MAE
-from mae_theory.train import TrainConfig, distributed_context, train
+from mae_theory.distributed import distributed_context, rank, world_size
+from mae_theory.training import TrainConfig, train
 
 CFG = TrainConfig(steps=12, batch_size=16, log_every=4, warmup_steps=2, lr=3e-3, augment=True)
 
@@ -76,10 +77,11 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 def test_plain_process_is_rank_zero_of_one(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert distributed_context(torch.device("cpu")) == (0, 1, torch.device("cpu"))
+    assert (rank(), world_size()) == (0, 1)
 
 
 def test_batch_must_split_evenly_over_ranks(monkeypatch):
-    train_module = sys.modules["mae_theory.train"]  # the package re-exports train() by name
+    train_module = sys.modules["mae_theory.training"]
     monkeypatch.setattr(train_module, "distributed_context",
                         lambda dev: (0, 2, torch.device("cpu")))
     with pytest.raises(ValueError, match="divisible by the number of DDP processes W=2"):

@@ -2,23 +2,25 @@
 
 import json
 import math
+import re
 import runpy
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from mae_theory.__main__ import main
+from mae_theory.__main__ import build_parser, main
 from mae_theory.experiments import (
     EXPERIMENTS,
-    epoch_summary,
+    configure,
     estimate_gpu_seconds,
     get_experiment,
     load_result,
     result_path,
     run_experiment,
-    summarise,
     variant,
 )
 
@@ -27,15 +29,12 @@ from mae_theory.experiments import (
 def smoke(tmp_path_factory):
     """Each experiment's smoke run (digits, CPU), written to a temporary folder."""
     out = tmp_path_factory.mktemp("results")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread is fastest, and fair on a shared machine
     runs = {name: run_experiment(name, smoke=True, device="cpu", out=out, progress=False)
             for name in ("mask_ratio_sweep", "masking_unit")}
     # the third one through the command line
     assert main(["run", "decoder_depth", "--smoke", "--device", "cpu", "--out", str(out)]) == 0
     runs["decoder_depth"] = load_result(result_path("decoder_depth", smoke=True,
                                                     dataset="digits", out=out))
-    torch.set_num_threads(threads)
     return out, runs
 
 
@@ -85,12 +84,17 @@ def good_file(smoke, tmp_path):
     return dst
 
 
-def test_truncated_file_is_refused_with_the_fix(good_file):
+def test_truncated_file_is_refused_with_a_command_that_runs(good_file):
     text = good_file.read_text()
     good_file.write_text(text[: len(text) // 2])
     with pytest.raises(ValueError, match="corrupted or truncated.*python -m mae_theory run "
-                                         "mask_ratio_sweep --device cuda"):
+                                         "mask_ratio_sweep --device cuda") as err:
         load_result(good_file)
+    command = re.search(r"`(python -m mae_theory [^`]*)`", str(err.value)).group(1)
+    args = build_parser().parse_args(shlex.split(command)[3:])
+    assert (args.command, args.name, args.smoke, args.device) == ("run", "mask_ratio_sweep",
+                                                                 False, "cuda")
+    assert result_path(args.name, out=args.out) == good_file  # it rewrites this very file
 
 
 @pytest.mark.parametrize(("edit", "match"), [
@@ -126,13 +130,35 @@ def test_variants_map_the_swept_setting():
         get_experiment("nope")
 
 
-def test_summary_and_epoch_averages_by_hand():
-    runs = [{"value": 0.5, "metrics": {"knn": 0.2}}, {"value": 0.5, "metrics": {"knn": 0.4}}]
-    s = summarise(runs)["knn"]["0.5"]
-    assert s["n"] == 2 and s["mean"] == pytest.approx(0.3) and s["std"] == pytest.approx(
-        math.sqrt(0.02))
-    hist = [{"step": s, "loss": float(s), "images_per_s": 1.0} for s in (5, 10, 15)]
-    assert [e["loss"] for e in epoch_summary(hist, 10)] == [7.5, 15.0]
+@pytest.mark.parametrize(("argv", "match"), [
+    (["run", "nope", "--smoke"], "unknown experiment 'nope'; registered: mask_ratio_sweep"),
+    (["run", "decoder_depth", "--device", "tpu"], "device must be 'auto', 'cpu'"),
+    (["run", "decoder_depth", "--dataset", "imagenet"], "unknown data set 'imagenet'"),
+    (["run", "decoder_depth", "--seeds", "-1"], "seed must be an integer >= 0; got -1"),
+    (["run", "decoder_depth", "--seeds", "x"], "invalid int value: 'x'"),
+    (["run", "decoder_depth", "--bogus"], "unrecognized arguments: --bogus"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_bad_command_lines_print_one_line_and_fail(capsys, argv, match):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("python -m mae_theory: error: ") and match in captured.err
+
+
+def test_bad_command_line_process_exits_without_traceback():
+    done = subprocess.run([sys.executable, "-m", "mae_theory", "run", "nope"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+
+
+def test_configure_checks_seeds_and_data_sets():
+    assert configure("decoder_depth", seeds=(4,), dataset="digits").seeds == (4,)
+    with pytest.raises(TypeError, match="seeds must be a sequence of ints"):
+        configure("decoder_depth", seeds=3)
+    with pytest.raises(ValueError, match="at least one seed"):
+        configure("decoder_depth", seeds=[])
 
 
 def test_gpu_time_estimate_grows_with_the_visible_tokens():

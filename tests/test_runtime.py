@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from mae_theory.runtime import autocast, make_generator, provenance, resolve_device
+from mae_theory import runtime
+from mae_theory.runtime import autocast, make_generator, resolve_device
 
 
 def test_resolve_device_cpu_and_auto():
@@ -44,9 +45,13 @@ def test_autocast_is_a_noop_on_cpu():
     assert y.dtype == torch.float32
 
 
-def test_provenance_names_versions():
-    p = provenance("cpu")
-    assert p["torch"] == torch.__version__ and p["device"].startswith("cpu")
+def test_moved_names_still_resolve_from_runtime():
+    from mae_theory import results, throughput
+
+    assert runtime.provenance is results.provenance and runtime.save_json is results.save_json
+    assert runtime.peak_bf16_flops is throughput.peak_bf16_flops
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        runtime.nope  # noqa: B018
 
 
 @pytest.mark.gpu

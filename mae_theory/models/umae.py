@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .vit import MAE
+from .mae import MAE
 
 
 def uniformity_loss(features: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:

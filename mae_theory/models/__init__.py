@@ -23,6 +23,7 @@ from .sizes import (
     mae_digits_decoder,
     mae_digits_deep,
     mae_digits_small,
+    mae_digits_tiny,
     mae_micro,
     mae_mirror,
     mae_small_patch4,
@@ -36,6 +37,7 @@ from .umae import UMAE, uniformity_loss
 from .vit import Attention, Block, sincos_pos_embed_2d
 
 __all__ = ["MAE", "SIZES", "UMAE", "Attention", "Block", "LinearMAE", "MAESize", "TokenMAE",
-           "mae_digits", "mae_digits_decoder", "mae_digits_deep", "mae_digits_small", "mae_micro",
-           "mae_mirror", "mae_small_patch4", "mae_smoke", "mae_tiny_patch2", "mae_tiny_patch4",
-           "mae_vit_base_patch16", "sincos_pos_embed_2d", "token_masking", "uniformity_loss"]
+           "mae_digits", "mae_digits_decoder", "mae_digits_deep", "mae_digits_small",
+           "mae_digits_tiny", "mae_micro", "mae_mirror", "mae_small_patch4", "mae_smoke",
+           "mae_tiny_patch2", "mae_tiny_patch4", "mae_vit_base_patch16", "sincos_pos_embed_2d",
+           "token_masking", "uniformity_loss"]

@@ -14,6 +14,7 @@ mae_digits             8      2   1  64   4      4      64   2      4      chapt
 mae_digits_small       8      2   1  32   4      4      32   2      4      chapter 6
 mae_digits_deep        8      2   1  64   6      4      32   1      4      chapter 7
 mae_digits_decoder     8      2   1  32   3      4      32   2      4      chapter 8 (vary depth')
+mae_digits_tiny        8      2   1  32   2      2      32   1      2      chapter 10 (U-MAE)
 mae_mirror             8x16   2   1  32   2      4      32   2      4      chapter 8 (mirror images)
 mae_tiny_patch4        32     4   3  192  12     3      128  4      4      benchmarks, GPU sweeps
 mae_tiny_patch2        32     2   3  192  12     3      128  4      4      benchmarks
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from .mae import MAE
 
 __all__ = ["SIZES", "MAESize", "mae_digits", "mae_digits_decoder", "mae_digits_deep",
-           "mae_digits_small", "mae_micro", "mae_mirror", "mae_small_patch4", "mae_smoke",
+           "mae_digits_small", "mae_digits_tiny", "mae_micro", "mae_mirror", "mae_small_patch4", "mae_smoke",
            "mae_tiny_patch2", "mae_tiny_patch4", "mae_vit_base_patch16"]
 
 
@@ -49,8 +50,10 @@ class MAESize:
     decoder_num_heads: int  # decoder heads
     mlp_ratio: float = 4.0  # MLP hidden width / block width
 
-    def build(self, **overrides) -> MAE:
-        """``MAE(**fields, **overrides)``; overrides replace fields or add ``seed=`` etc.
+    def build(self, model_cls: type[MAE] = MAE, **overrides) -> MAE:
+        """``model_cls(**fields, **overrides)``; overrides replace fields or add ``seed=`` etc.
+
+        ``model_cls`` may be an MAE subclass such as :class:`~mae_theory.models.umae.UMAE`.
 
         Examples
         --------
@@ -60,7 +63,7 @@ class MAESize:
         fields = {f.name for f in dataclasses.fields(self)}
         size = dataclasses.replace(self, **{k: v for k, v in overrides.items() if k in fields})
         rest = {k: v for k, v in overrides.items() if k not in fields}
-        return MAE(**dataclasses.asdict(size), **rest)
+        return model_cls(**dataclasses.asdict(size), **rest)
 
 
 SIZES: dict[str, MAESize] = {
@@ -70,6 +73,7 @@ SIZES: dict[str, MAESize] = {
     "mae_digits_small": MAESize(8, 2, 1, 32, 4, 4, 32, 2, 4),
     "mae_digits_deep": MAESize(8, 2, 1, 64, 6, 4, 32, 1, 4),
     "mae_digits_decoder": MAESize(8, 2, 1, 32, 3, 4, 32, 2, 4),
+    "mae_digits_tiny": MAESize(8, 2, 1, 32, 2, 2, 32, 1, 2),
     "mae_mirror": MAESize((8, 16), 2, 1, 32, 2, 4, 32, 2, 4),
     "mae_tiny_patch4": MAESize(32, 4, 3, 192, 12, 3, 128, 4, 4),
     "mae_tiny_patch2": MAESize(32, 2, 3, 192, 12, 3, 128, 4, 4),
@@ -113,6 +117,14 @@ def mae_digits_deep(**overrides) -> MAE:
 def mae_digits_decoder(**overrides) -> MAE:
     """Chapter 8's digits MAE: 8 px, p=2, D=32 x 3 blocks, decoder 32 x ``decoder_depth`` (2)."""
     return SIZES["mae_digits_decoder"].build(**overrides)
+
+
+def mae_digits_tiny(**overrides) -> MAE:
+    """Chapter 10's digits size (U-MAE): 8 px, p=2, D=32 x 2 blocks (2 heads), decoder 32 x 1.
+
+    For the U-MAE: ``SIZES["mae_digits_tiny"].build(UMAE, uniformity_weight=..., seed=...)``.
+    """
+    return SIZES["mae_digits_tiny"].build(**overrides)
 
 
 def mae_mirror(**overrides) -> MAE:

@@ -22,13 +22,10 @@ local-attention decoder of chapter 8) calls these same methods: there is one for
 
 from __future__ import annotations
 
-import functools
-import numbers
-
 import torch
 from torch import nn
 
-from ..checks import check_float, check_images, check_int, check_tensor, describe
+from ..checks import check_images, check_tensor, describe
 from ..masking import (
     Masking,
     check_mask_ratio,
@@ -39,21 +36,7 @@ from ..masking import (
     unpatchify,
 )
 from ..runtime import DeviceLike, SeedLike, make_generator
-from .vit import Block, check_heads, sincos_pos_embed_2d
-
-
-def _check_norm_layer(norm_layer) -> None:
-    """Accept ``None`` or the official ``partial(nn.LayerNorm, eps=1e-6)``."""
-    if norm_layer is None:
-        return
-    ok = (isinstance(norm_layer, functools.partial) and norm_layer.func is nn.LayerNorm
-          and not norm_layer.args and norm_layer.keywords == {"eps": 1e-6})
-    if not ok:
-        raise ValueError(
-            f"norm_layer must be None or functools.partial(nn.LayerNorm, eps=1e-6) (the official "
-            f"MAE factories' LayerNorm, which this model always uses); got {norm_layer!r}. "
-            "Leave norm_layer out."
-        )
+from .vit import Block, blocks_flops, check_vit_args, sincos_pos_embed_2d
 
 
 class MAE(nn.Module):
@@ -107,35 +90,13 @@ class MAE(nn.Module):
         seed: SeedLike = None,
     ):
         super().__init__()
-        pair = (img_size, img_size) if isinstance(img_size, numbers.Integral) else img_size
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(f"img_size (H, W) must be an int or a pair of ints; got "
-                            f"{describe(img_size)}. Pass e.g. img_size=32 or (8, 16).")
-        h, w = (check_int("img_size", s, symbol="H, W") for s in pair)
-        patch_size = check_int("patch_size", patch_size, symbol="p")
-        if h % patch_size or w % patch_size:
-            raise ValueError(
-                f"img_size (H x W) must be divisible by the patch size p={patch_size}; got "
-                f"{h} x {w}. Pick a p that divides both (e.g. p=1 or a divisor of both sides)."
-            )
-        in_chans = check_int("in_chans", in_chans, symbol="C")
-        depth = check_int("depth", depth)
-        decoder_depth = check_int("decoder_depth", decoder_depth, low=0)
-        check_heads("embed_dim", embed_dim, "num_heads", num_heads)
-        check_heads("decoder_embed_dim", decoder_embed_dim, "decoder_num_heads",
-                    decoder_num_heads)
-        mlp_ratio = check_float("mlp_ratio", mlp_ratio, low=0.0, low_open=True)
-        if not isinstance(norm_pix_loss, bool):
-            raise TypeError(f"norm_pix_loss must be True or False; got {describe(norm_pix_loss)}.")
-        _check_norm_layer(norm_layer)
-        self.img_size = (h, w)
-        self.patch_size = patch_size
-        self.in_chans = in_chans
+        (h, w), patch_size, in_chans, depth, decoder_depth, mlp_ratio = check_vit_args(
+            img_size, patch_size, in_chans, embed_dim, depth, num_heads, decoder_embed_dim,
+            decoder_depth, decoder_num_heads, mlp_ratio, norm_layer, norm_pix_loss)
+        self.img_size, self.patch_size, self.in_chans = (h, w), patch_size, in_chans
         self.grid_size = (h // patch_size, w // patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.embed_dim = embed_dim
-        self.mlp_ratio = mlp_ratio
-        self.norm_pix_loss = norm_pix_loss
+        self.embed_dim, self.mlp_ratio, self.norm_pix_loss = embed_dim, mlp_ratio, norm_pix_loss
         patch_dim = patch_size * patch_size * in_chans
 
         # encoder (the official Conv2d patch embedding, as a linear map on patchified pixels)
@@ -147,12 +108,10 @@ class MAE(nn.Module):
         # decoder
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
-        self.register_buffer(
-            "decoder_pos_embed", sincos_pos_embed_2d(decoder_embed_dim, self.grid_size)[None]
-        )
-        self.decoder_blocks = nn.ModuleList(
-            Block(decoder_embed_dim, decoder_num_heads, mlp_ratio) for _ in range(decoder_depth)
-        )
+        self.register_buffer("decoder_pos_embed",
+                             sincos_pos_embed_2d(decoder_embed_dim, self.grid_size)[None])
+        self.decoder_blocks = nn.ModuleList(Block(decoder_embed_dim, decoder_num_heads, mlp_ratio)
+                                            for _ in range(decoder_depth))
         self.decoder_norm = nn.LayerNorm(decoder_embed_dim, eps=1e-6)
         self.decoder_pred = nn.Linear(decoder_embed_dim, patch_dim)
         # optional (L+1, L+1) attention mask of every decoder block (chapter 8's local decoder)
@@ -175,9 +134,8 @@ class MAE(nn.Module):
     def from_official(cls, state_dict: dict, **kwargs) -> MAE:
         """Build an MAE from a facebookresearch/mae checkpoint's ``model`` state dict.
 
-        Sizes are read from the tensor shapes; ``img_size`` defaults to the square grid of the
-        position table and ``num_heads``/``decoder_num_heads``/``in_chans``-dependent choices can
-        be passed as keywords (see :func:`~mae_theory.models.official.load_official`).
+        Sizes are read from the tensor shapes; heads, ``img_size`` and ``norm_pix_loss`` may be
+        passed as keywords (:func:`~mae_theory.models.official.load_official`).
         """
         from .official import load_official
 
@@ -206,6 +164,8 @@ class MAE(nn.Module):
         """
         check_tensor("images", images, ndim=4, floating=False, finite=False,
                      shape_hint="(N, C, H, W) or an ImageData")
+        if images.shape[0] == 0:
+            raise ValueError("images is an empty data set (N = 0); load or generate some images.")
         return check_images("images", images.float(), channels=self.in_chans,
                             size=self.img_size)
 
@@ -441,14 +401,8 @@ class MAE(nn.Module):
         t_enc = n_visible(self.num_patches, mask_ratio) + 1
         t_dec = self.num_patches + 1
         patch_dim = self.patch_embed.in_features
-        d, dd = self.embed_dim, self.decoder_embed.out_features
-
-        def blocks(n_blocks: int, t: int, width: int) -> float:
-            hidden = int(width * self.mlp_ratio)
-            per_token = 2 * (3 * width * width + width * width + 2 * width * hidden)
-            return n_blocks * (t * per_token + 4 * t * t * width)
-
-        flops = 2 * (t_enc - 1) * patch_dim * d + blocks(len(self.blocks), t_enc, d)
-        flops += 2 * t_enc * d * dd + blocks(len(self.decoder_blocks), t_dec, dd)
+        d, dd, ratio = self.embed_dim, self.decoder_embed.out_features, self.mlp_ratio
+        flops = 2 * (t_enc - 1) * patch_dim * d + blocks_flops(len(self.blocks), t_enc, d, ratio)
+        flops += 2 * t_enc * d * dd + blocks_flops(len(self.decoder_blocks), t_dec, dd, ratio)
         flops += 2 * self.num_patches * dd * patch_dim
         return float(flops)

@@ -16,16 +16,19 @@ official implementation (He et al., 2022, which takes its blocks from timm):
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_int
+from ..checks import check_float, check_int, describe
 
-__all__ = ["Attention", "Block", "sincos_pos_embed_1d", "sincos_pos_embed_2d"]
+__all__ = ["Attention", "Block", "blocks_flops", "check_vit_args", "sincos_pos_embed_1d",
+           "sincos_pos_embed_2d"]
 
 
 def sincos_pos_embed_1d(embed_dim: int, positions: np.ndarray) -> np.ndarray:
@@ -81,6 +84,61 @@ def check_heads(name: str, dim, heads_name: str, heads) -> None:
             f"{name}={dim} must be a positive multiple of {heads_name}={heads}: each head gets "
             f"{name}/{heads_name} channels. Change one of them so that {heads_name} divides {name}."
         )
+
+
+def check_vit_args(img_size, patch_size, in_chans, embed_dim, depth, num_heads,
+                   decoder_embed_dim, decoder_depth, decoder_num_heads, mlp_ratio, norm_layer,
+                   norm_pix_loss):
+    """Validate the MAE constructor's (official) arguments.
+
+    Returns ``((H, W), p, C, depth, decoder_depth, mlp_ratio)``; raises ``TypeError`` or
+    ``ValueError`` naming the argument. ``norm_layer`` may be ``None`` or the official
+    factories' ``functools.partial(nn.LayerNorm, eps=1e-6)``, the only LayerNorm used here.
+    """
+    pair = (img_size, img_size) if isinstance(img_size, numbers.Integral) else img_size
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"img_size (H, W) must be an int or a pair of ints; got "
+                        f"{describe(img_size)}. Pass e.g. img_size=32 or (8, 16).")
+    h, w = (check_int("img_size", s, symbol="H, W") for s in pair)
+    patch_size = check_int("patch_size", patch_size, symbol="p")
+    if h % patch_size or w % patch_size:
+        raise ValueError(
+            f"img_size (H x W) must be divisible by the patch size p={patch_size}; got "
+            f"{h} x {w}. Pick a p that divides both (e.g. p=1 or a divisor of both sides)."
+        )
+    in_chans = check_int("in_chans", in_chans, symbol="C")
+    depth = check_int("depth", depth)
+    decoder_depth = check_int("decoder_depth", decoder_depth, low=0)
+    check_heads("embed_dim", embed_dim, "num_heads", num_heads)
+    check_heads("decoder_embed_dim", decoder_embed_dim, "decoder_num_heads", decoder_num_heads)
+    mlp_ratio = check_float("mlp_ratio", mlp_ratio, low=0.0, low_open=True)
+    if not isinstance(norm_pix_loss, bool):
+        raise TypeError(f"norm_pix_loss must be True or False; got {describe(norm_pix_loss)}.")
+    official_ln = (isinstance(norm_layer, functools.partial) and norm_layer.func is nn.LayerNorm
+                   and not norm_layer.args and norm_layer.keywords == {"eps": 1e-6})
+    if norm_layer is not None and not official_ln:
+        raise ValueError(
+            f"norm_layer must be None or functools.partial(nn.LayerNorm, eps=1e-6) (the official "
+            f"MAE factories' LayerNorm, which this model always uses); got {norm_layer!r}. "
+            "Leave norm_layer out."
+        )
+    return (h, w), patch_size, in_chans, depth, decoder_depth, mlp_ratio
+
+
+def blocks_flops(n_blocks: int, n_tokens: int, width: int, mlp_ratio: float) -> float:
+    """Matrix-multiply FLOPs of ``n_blocks`` blocks on ``T`` tokens of width ``D``.
+
+    ``2 * in * out`` per linear layer per token (qkv, proj, two MLP layers) and ``4 T^2 D`` per
+    attention (scores and weighted sum).
+
+    Examples
+    --------
+    >>> blocks_flops(1, 1, 1, 1.0)
+    16
+    """
+    hidden = int(width * mlp_ratio)
+    per_token = 2 * (3 * width * width + width * width + 2 * width * hidden)
+    return n_blocks * (n_tokens * per_token + 4 * n_tokens * n_tokens * width)
 
 
 class Attention(nn.Module):

@@ -126,10 +126,10 @@ def check_mask_ratio(mask_ratio: float) -> float:
     --------
     >>> check_mask_ratio(0.75)
     0.75
-    >>> check_mask_ratio(1.2)
+    >>> check_mask_ratio(1.2)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: mask ratio r must lie in [0, 1); got 1.2. r is the fraction of tokens hidden from the encoder, e.g. 0.75.
+    ValueError: mask ratio r must lie in [0, 1); got 1.2. r is the fraction of tokens hidden...
     """
     if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)):
         raise TypeError(f"mask ratio r must be a number in [0, 1); got {describe(mask_ratio)}. "
@@ -295,10 +295,10 @@ def masking_from_mask(mask: torch.Tensor, n_tokens: int | None = None) -> Maskin
     --------
     >>> masking_from_mask(torch.tensor([1, 0, 1, 0])).ids_keep.tolist()
     [[1, 3]]
-    >>> masking_from_mask(torch.tensor([2, 0, 1, 0]))
+    >>> masking_from_mask(torch.tensor([2, 0, 1, 0]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: mask must hold only 0 (visible) and 1 (masked); got the values [0.0, 1.0, 2.0]. Convert a boolean or 0/1 mask, e.g. (mask > 0).float().
+    ValueError: mask must hold only 0 (visible) and 1 (masked); got the values [0.0, 1.0, 2.0]...
     """
     check_tensor("mask", mask, ndim=(1, 2), floating=False, finite=False,
                  shape_hint="(L,) or (N, L)")

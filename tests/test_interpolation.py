@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from mae_theory import masking_from_mask
-from mae_theory.models import mae_micro
 from mae_theory.interpolation import (
     error_by_partner,
     kernel_interpolation_fill,
@@ -14,6 +13,7 @@ from mae_theory.interpolation import (
     nearest_visible_fill,
     restrict_decoder_attention,
 )
+from mae_theory.models import mae_micro
 
 
 def test_nearest_visible_copies_the_closest_patch_and_keeps_visible():

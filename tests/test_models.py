@@ -1,7 +1,6 @@
+import numpy as np
 import pytest
 import torch
-
-import numpy as np
 
 from mae_theory import MAE, block_mask, sincos_pos_embed_2d
 from mae_theory.masking import masking_from_mask

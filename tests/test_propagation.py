@@ -1,7 +1,6 @@
+import numpy as np
 import pytest
 import torch
-
-import numpy as np
 
 from mae_theory.metrics import linear_cka
 from mae_theory.models import mae_micro

@@ -304,7 +304,8 @@ class MAE(nn.Module):
             A fixed mask (1/True = masked), e.g. :func:`~mae_theory.masking.block_mask`.
         masking : Masking, optional
             Ready masks (the training loop draws them on the device; a test can pass the
-            official ``argsort(noise)`` masks through :func:`~mae_theory.masking.masking_from_noise`).
+            official ``argsort(noise)`` masks through
+            :func:`~mae_theory.masking.masking_from_noise`).
         seed : SeedLike
             Seeds the random masks.
 

@@ -2,25 +2,25 @@
 
 Each factory is ``name(**overrides) -> MAE``, like the official ``mae_vit_base_patch16``: it fixes
 an architecture and passes keywords through to :class:`~mae_theory.models.mae.MAE` (``seed=``,
-``norm_pix_loss=``, or any size it does not fix, such as ``in_chans`` or ``decoder_depth``).
+``norm_pix_loss=``, or any size to change, such as ``in_chans`` or ``decoder_depth``).
 :data:`SIZES` holds the same architectures as frozen :class:`MAESize` records.
 
-=====================  =====  ==  =  ===  =====  =====  ===  =====  =====  ===========================
-name                   img    p   C  D    depth  heads  D'   depth' heads' used by
-=====================  =====  ==  =  ===  =====  =====  ===  =====  =====  ===========================
-mae_micro              8      2   1  16   1      2      16   1      2      tests, doctests
-mae_smoke              16     4   1  32   2      2      32   1      2      smoke runs, probe tests
-mae_digits             8      2   1  64   4      4      64   2      4      chapter 1 (digits)
-mae_digits_small       8      2   1  32   4      4      32   2      4      chapter 6
-mae_digits_deep        8      2   1  64   6      4      32   1      4      chapter 7
-mae_digits_decoder     8      2   1  32   3      4      32   2      4      chapter 8 (vary depth')
-mae_digits_tiny        8      2   1  32   2      2      32   1      2      chapter 10 (U-MAE)
-mae_mirror             8x16   2   1  32   2      4      32   2      4      chapter 8 (mirror images)
-mae_tiny_patch4        32     4   3  192  12     3      128  4      4      benchmarks, GPU sweeps
-mae_tiny_patch2        32     2   3  192  12     3      128  4      4      benchmarks
-mae_small_patch4       32     4   3  384  12     6      256  4      8      benchmarks
-mae_vit_base_patch16   224    16  3  768  12     12     512  8      16     the official ViT-B/16
-=====================  =====  ==  =  ===  =====  =====  ===  =====  =====  ===========================
+====================  ====  ==  =  ===  =====  =====  ====  ======  ======  =================
+name                  img   p   C  D    depth  heads  D'    depth'  heads'  used by
+====================  ====  ==  =  ===  =====  =====  ====  ======  ======  =================
+mae_micro             8     2   1  16   1      2      16    1       2       tests, doctests
+mae_smoke             16    4   1  32   2      2      32    1       2       smoke runs
+mae_digits            8     2   1  64   4      4      64    2       4       chapter 1
+mae_digits_small      8     2   1  32   4      4      32    2       4       chapter 6
+mae_digits_deep       8     2   1  64   6      4      32    1       4       chapter 7
+mae_digits_decoder    8     2   1  32   3      4      32    2       4       chapter 8
+mae_digits_tiny       8     2   1  32   2      2      32    1       2       chapter 10
+mae_mirror            8x16  2   1  32   2      4      32    2       4       chapter 8 mirrors
+mae_tiny_patch4       32    4   3  192  12     3      128   4       4       benchmarks, GPU
+mae_tiny_patch2       32    2   3  192  12     3      128   4       4       benchmarks
+mae_small_patch4      32    4   3  384  12     6      256   4       8       benchmarks
+mae_vit_base_patch16  224   16  3  768  12     12     512   8       16      official ViT-B/16
+====================  ====  ==  =  ===  =====  =====  ====  ======  ======  =================
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from .mae import MAE
 
 __all__ = ["SIZES", "MAESize", "mae_digits", "mae_digits_decoder", "mae_digits_deep",
-           "mae_digits_small", "mae_digits_tiny", "mae_micro", "mae_mirror", "mae_small_patch4", "mae_smoke",
-           "mae_tiny_patch2", "mae_tiny_patch4", "mae_vit_base_patch16"]
+           "mae_digits_small", "mae_digits_tiny", "mae_micro", "mae_mirror", "mae_small_patch4",
+           "mae_smoke", "mae_tiny_patch2", "mae_tiny_patch4", "mae_vit_base_patch16"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def mae_vit_base_patch16(**overrides) -> MAE:
 
     Examples
     --------
-    >>> SIZES["mae_vit_base_patch16"].embed_dim   # mae_vit_base_patch16(seed=0) builds 112M weights
+    >>> SIZES["mae_vit_base_patch16"].embed_dim   # the factory itself builds 112M weights
     768
     """
     return SIZES["mae_vit_base_patch16"].build(**overrides)

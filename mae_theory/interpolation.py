@@ -9,31 +9,50 @@ patches (Q5 of Cao et al.) or interpolates globally. This module supplies the ya
 - :func:`mirror_images`: images symmetric about the vertical axis, whose every patch has a
   partner (:func:`mirror_partner`) that may be far away;
 - :func:`restrict_decoder_attention`: make a trained or fresh MAE's decoder attend only to
-  tokens within a radius, without touching the model's class.
+  tokens within a radius (the decoder run with an attention mask).
 """
 
 from __future__ import annotations
 
 import math
-import types
 
 import torch
 import torch.nn.functional as F
 
+from .checks import check_float, check_int, check_tensor, describe
 from .metrics import patch_coordinates
 from .runtime import SeedLike, make_generator
 
 
-def _check_fill(patches, mask, grid_size) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(patches, torch.Tensor) or patches.ndim != 3:
-        raise ValueError("patches must be a tensor (N, L, p*p*C) from patchify.")
-    gh, gw = grid_size
-    if patches.shape[1] != gh * gw or mask.shape != patches.shape[:2]:
-        raise ValueError(
-            f"patches {tuple(patches.shape)} and mask {tuple(mask.shape)} must be (N, L, P) and "
-            f"(N, L) with L = {gh}*{gw} patches of grid_size {tuple(grid_size)}."
-        )
+def _check_grid(grid_size) -> tuple[int, int]:
+    if not isinstance(grid_size, (tuple, list)) or len(grid_size) != 2:
+        raise TypeError(f"grid_size must be a pair (rows, cols) of patches; got "
+                        f"{describe(grid_size)}. Pass e.g. mae.grid_size.")
+    return tuple(check_int("grid_size", g) for g in grid_size)
+
+
+def _check_mask(mask, n_tokens: int) -> torch.Tensor:
+    check_tensor("mask", mask, ndim=2, floating=False, finite=False, shape_hint="(N, L)")
+    if mask.shape[1] != n_tokens:
+        raise ValueError(f"mask must have shape (N, L) with L = {n_tokens}; got "
+                         f"{describe(mask)}.")
     m = mask.float()
+    if not torch.all((m == 0) | (m == 1)):
+        raise ValueError("mask must hold only 0 (visible) and 1 (masked); got other values. "
+                         "Convert it with (mask > 0).float().")
+    return m
+
+
+def _check_fill(patches, mask, grid_size) -> tuple[torch.Tensor, torch.Tensor]:
+    gh, gw = _check_grid(grid_size)
+    check_tensor("patches", patches, ndim=3, shape_hint="(N, L, p*p*C) from patchify")
+    if patches.shape[1] != gh * gw:
+        raise ValueError(f"patches must have L = {gh}*{gw} = {gh * gw} tokens for grid_size "
+                         f"{tuple(grid_size)}; got {describe(patches)}.")
+    m = _check_mask(mask, gh * gw)
+    if mask.shape[0] != patches.shape[0]:
+        raise ValueError(f"mask must have one row per image (N = {patches.shape[0]}); got "
+                         f"{describe(mask)}.")
     if torch.any(m.sum(dim=1) >= m.shape[1]):
         raise ValueError("mask hides every patch of an image; keep at least one visible patch V.")
     return patches.float(), m
@@ -91,8 +110,8 @@ def kernel_interpolation_fill(patches: torch.Tensor, mask: torch.Tensor,
     >>> kernel_interpolation_fill(x, torch.tensor([[0., 1., 0.]]), (1, 3)).flatten().tolist()
     [0.0, 1.0, 2.0]
     """
-    if not bandwidth > 0:
-        raise ValueError(f"bandwidth h must be > 0 (in patches); got {bandwidth}.")
+    bandwidth = check_float("bandwidth", bandwidth, low=0.0, low_open=True, symbol="h",
+                            fix="The bandwidth is in patches, e.g. 1.0.")
     x, m = _check_fill(patches, mask, grid_size)
     c = patch_coordinates(grid_size)
     k = torch.exp(-torch.cdist(c, c).square() / (2 * bandwidth**2))
@@ -107,7 +126,7 @@ def mirror_partner(grid_size: tuple[int, int]) -> torch.Tensor:
     >>> mirror_partner((2, 4)).tolist()
     [3, 2, 1, 0, 7, 6, 5, 4]
     """
-    gh, gw = grid_size
+    gh, gw = _check_grid(grid_size)
     idx = torch.arange(gh * gw).reshape(gh, gw)
     return idx.flip(1).reshape(-1)
 
@@ -130,11 +149,12 @@ def mirror_images(n: int, height: int = 8, width: int = 16, *, smoothness: float
     >>> x.shape, torch.equal(x, x.flip(-1))
     (torch.Size([2, 1, 4, 8]), True)
     """
-    if n < 1 or height < 1 or width < 2 or width % 2:
-        raise ValueError(f"need n >= 1, height >= 1 and an even width W >= 2; got n={n}, "
-                         f"height={height}, width={width}.")
-    if not smoothness > 0:
-        raise ValueError(f"smoothness (blur width, pixels) must be > 0; got {smoothness}.")
+    n, height = check_int("n", n, symbol="N"), check_int("height", height, symbol="H")
+    width = check_int("width", width, low=2, symbol="W")
+    if width % 2:
+        raise ValueError(f"width (W) must be even (two mirrored halves); got {width}.")
+    smoothness = check_float("smoothness", smoothness, low=0.0, low_open=True,
+                             fix="It is the blur width in pixels, e.g. 1.0.")
     gen = make_generator(seed)
     half = width // 2
     radius = max(1, math.ceil(3 * smoothness))
@@ -157,8 +177,9 @@ def local_attention_mask(grid_size: tuple[int, int], radius: float) -> torch.Ten
     >>> local_attention_mask((1, 3), 1.0).int().tolist()
     [[1, 1, 1, 1], [0, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]]
     """
-    if not radius >= 0:
-        raise ValueError(f"radius (in patches) must be >= 0; got {radius}.")
+    radius = check_float("radius", radius, low=0.0,
+                         fix="The radius is a Euclidean distance in patches, e.g. 1.0.")
+    _check_grid(grid_size)
     c = patch_coordinates(grid_size)
     n = c.shape[0]
     allowed = torch.ones(n + 1, n + 1, dtype=torch.bool)
@@ -167,34 +188,22 @@ def local_attention_mask(grid_size: tuple[int, int], radius: float) -> torch.Ten
     return allowed
 
 
-def _masked_forward(self, x: torch.Tensor) -> torch.Tensor:
-    n, t, d = x.shape
-    qkv = self.qkv(x).reshape(n, t, 3, self.num_heads, d // self.num_heads)
-    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=self.allowed.to(x.device))
-    return self.proj(out.transpose(1, 2).reshape(n, t, d))
-
-
-def _masked_map(self, x: torch.Tensor) -> torch.Tensor:
-    n, t, d = x.shape
-    qkv = self.qkv(x).float().reshape(n, t, 3, self.num_heads, d // self.num_heads)
-    q, k, _ = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    return torch.softmax(s.masked_fill(~self.allowed.to(x.device), float("-inf")), dim=-1)
-
-
 def restrict_decoder_attention(mae, radius: float):
     """Make every decoder block of ``mae`` attend only within ``radius`` patches (in place).
 
-    Each decoder attention gets :func:`local_attention_mask` as ``attn_mask`` (also in
-    ``attention_maps``), so after ``k`` blocks a masked token has read only patches within
-    ``k * radius``. The encoder is untouched. Returns ``mae`` for chaining.
+    Sets the model's ``decoder_attn_mask`` to :func:`local_attention_mask`; the decoder
+    (:meth:`~mae_theory.models.mae.MAE.forward_decoder`, also inside ``forward`` and
+    ``attention_maps``) passes it to every decoder block's attention, so after ``k`` blocks a
+    masked token has read only patches within ``k * radius``. The encoder is untouched; no
+    method is replaced. ``mae.decoder_attn_mask = None`` restores global attention. Returns
+    ``mae`` for chaining.
 
     Examples
     --------
     >>> import torch
-    >>> from mae_theory import MAE, masking_from_mask
-    >>> mae = restrict_decoder_attention(MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0), 1.0)
+    >>> from mae_theory import masking_from_mask
+    >>> from mae_theory.models import mae_micro
+    >>> mae = restrict_decoder_attention(mae_micro(seed=0), 1.0)
     >>> m = masking_from_mask(torch.tensor([1] * 8 + [0] * 8))
     >>> lat = torch.randn(1, 9, 16, generator=torch.Generator().manual_seed(0))
     >>> far = lat.clone(); far[0, -1] += 1.0   # visible patch 15, far from patch 0
@@ -202,11 +211,13 @@ def restrict_decoder_attention(mae, radius: float):
     >>> torch.allclose(a[0, 0], b[0, 0]), torch.allclose(a[0, 15], b[0, 15])
     (True, False)
     """
+    from .models import MAE
+
+    if not isinstance(mae, MAE):
+        raise TypeError(f"mae must be a mae_theory MAE; got {describe(mae)}. Build one with "
+                        "mt.MAE(...) or a size factory such as mt.mae_digits_decoder(seed=0).")
     allowed = local_attention_mask(mae.grid_size, radius)
-    for blk in mae.decoder_blocks:
-        blk.attn.allowed = allowed
-        blk.attn.forward = types.MethodType(_masked_forward, blk.attn)
-        blk.attn.attention_map = types.MethodType(_masked_map, blk.attn)
+    mae.decoder_attn_mask = allowed.to(mae.pos_embed.device)
     mae.decoder_radius = float(radius)
     return mae
 
@@ -235,8 +246,18 @@ def error_by_partner(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     >>> error_by_partner(p, t, torch.tensor([[1., 0.]]), torch.tensor([1, 0]))
     (1.0, nan)
     """
+    check_tensor("pred", pred, ndim=3, shape_hint="(N, L, P)")
+    check_tensor("target", target, ndim=3, shape_hint="(N, L, P)")
+    if pred.shape != target.shape:
+        raise ValueError(f"target must have the shape of pred {tuple(pred.shape)}; got "
+                         f"{describe(target)}.")
+    m = _check_mask(mask, pred.shape[1])
+    check_tensor("partner", partner, ndim=1, floating=False, finite=False, shape_hint="(L,)")
+    if partner.shape[0] != pred.shape[1]:
+        raise ValueError(f"partner must have L = {pred.shape[1]} entries (mirror_partner); got "
+                         f"{describe(partner)}.")
     err = (pred.float() - target.float()).square().mean(dim=-1)
-    m = mask.bool()
+    m = m.bool()
     partner_visible = ~m[:, partner]
     sel = m if select is None else m & select[None]
     a, b = sel & partner_visible, sel & ~partner_visible
@@ -255,10 +276,8 @@ def nearest_visible_distance(mask: torch.Tensor, grid_size: tuple[int, int]) -> 
     >>> nearest_visible_distance(torch.tensor([[1., 1., 0.]]), (1, 3))
     1.5
     """
-    m = mask.float()
-    if m.ndim != 2 or m.shape[1] != grid_size[0] * grid_size[1]:
-        raise ValueError(f"mask must have shape (N, L) with L = {grid_size[0] * grid_size[1]}; "
-                         f"got {tuple(mask.shape)}.")
+    gh, gw = _check_grid(grid_size)
+    m = _check_mask(mask, gh * gw)
     c = patch_coordinates(grid_size)
     d = torch.cdist(c, c).expand(m.shape[0], -1, -1) + 1e6 * m[:, None, :]
     nearest = d.min(dim=-1).values

@@ -8,8 +8,11 @@ The counting rule for random masks, pinned by a test: with mask ratio ``r`` the 
 
 .. math:: n_{keep} = \\lfloor L (1 - r) \\rfloor
 
-tokens (the official MAE's ``int(L * (1 - mask_ratio))``, computed with a 1e-9 guard so that
-``100 * (1 - 0.71)`` counts as 29, not 28). At least one token must stay visible.
+tokens, computed exactly as the official MAE does: ``int(L * (1 - mask_ratio))`` in floating
+point. Rounding in ``1 - r`` can land just below an integer, so for some pairs the count is one
+less than the exact floor, e.g. ``L = 100, r = 0.9`` keeps 9, not 10 (``1 - 0.9`` is
+``0.09999999999999998``); matching the official rule keeps official checkpoints and
+numbers comparable. At least one token must stay visible.
 
 A *masking unit* of ``u`` patches per side hides square groups of ``u x u`` patches together
 (Kong et al.'s "patch size" of the mask, decoupled from the ViT's patch size); then the rule
@@ -23,15 +26,14 @@ from typing import NamedTuple
 
 import torch
 
-from .runtime import SeedLike, make_generator
+from .checks import check_int, check_tensor, describe
+from .runtime import DeviceLike, SeedLike, make_generator
 
 
 def _check_images(imgs: torch.Tensor, patch_size: int) -> None:
-    if not isinstance(imgs, torch.Tensor) or imgs.ndim != 4:
-        shape = tuple(imgs.shape) if isinstance(imgs, torch.Tensor) else type(imgs).__name__
-        raise ValueError(f"imgs must be a tensor of shape (N, C, H, W); got {shape}.")
-    if not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(f"patch size p must be a positive int; got {patch_size!r}.")
+    # no finiteness or dtype check here: patchify runs inside the training step
+    check_tensor("imgs", imgs, ndim=4, floating=False, finite=False, shape_hint="(N, C, H, W)")
+    check_int("patch_size", patch_size, symbol="p")
     h, w = imgs.shape[-2:]
     if h % patch_size or w % patch_size:
         raise ValueError(
@@ -118,9 +120,20 @@ def unpatchify(
 
 
 def check_mask_ratio(mask_ratio: float) -> float:
-    """Return ``mask_ratio`` as a float after checking ``0 <= r < 1``."""
+    """Return ``mask_ratio`` as a float after checking ``0 <= r < 1``.
+
+    Examples
+    --------
+    >>> check_mask_ratio(0.75)
+    0.75
+    >>> check_mask_ratio(1.2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: mask ratio r must lie in [0, 1); got 1.2. r is the fraction of tokens hidden...
+    """
     if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)):
-        raise ValueError(f"mask ratio r must be a number in [0, 1); got {mask_ratio!r}.")
+        raise TypeError(f"mask ratio r must be a number in [0, 1); got {describe(mask_ratio)}. "
+                        "Pass a float such as mask_ratio=0.75.")
     if not 0.0 <= float(mask_ratio) < 1.0:
         raise ValueError(
             f"mask ratio r must lie in [0, 1); got {mask_ratio}. "
@@ -130,19 +143,31 @@ def check_mask_ratio(mask_ratio: float) -> float:
 
 
 def n_visible(n_tokens: int, mask_ratio: float) -> int:
-    """Number of tokens the encoder keeps: ``floor(L * (1 - r))``.
+    """Number of tokens the encoder keeps: the official ``int(L * (1 - r))``.
+
+    This is :math:`\\lfloor L (1 - r) \\rfloor` evaluated in floating point, without any guard:
+    where ``L * (1 - r)`` should be an integer but rounds just below it, one token fewer is kept
+    (``L = 100, r = 0.9`` keeps 9, not 10), exactly as in the official MAE.
+
+    Parameters
+    ----------
+    n_tokens : int
+        ``L``, the number of tokens (or masking units).
+    mask_ratio : float
+        ``r`` in [0, 1).
 
     Examples
     --------
-    >>> n_visible(64, 0.75), n_visible(64, 0.9), n_visible(100, 0.71)
-    (16, 6, 29)
+    >>> n_visible(64, 0.75), n_visible(64, 0.9), n_visible(100, 0.9), n_visible(100, 0.71)
+    (16, 6, 9, 29)
     """
+    n_tokens = check_int("n_tokens", n_tokens, symbol="L")
     r = check_mask_ratio(mask_ratio)
-    keep = math.floor(n_tokens * (1.0 - r) + 1e-9)
+    keep = int(n_tokens * (1 - r))
     if keep < 1:
         raise ValueError(
             f"mask ratio r={r} leaves no visible token out of L={n_tokens} "
-            f"(floor(L*(1-r)) = 0). Lower r below {1 - 1 / n_tokens:.4f}."
+            f"(int(L*(1-r)) = 0). Lower r to at most {1 - 1 / n_tokens:.4f}."
         )
     return keep
 
@@ -190,7 +215,7 @@ def _unit_noise(
 
 
 def mask_noise(batch_size: int, n_units: int, *, seed: SeedLike = None,
-               device=None) -> torch.Tensor:
+               device: DeviceLike = None) -> torch.Tensor:
     """Uniform noise (N, n_units) whose argsort picks the masked units.
 
     Drawn on a CPU generator (same seed, same masks on every device) and moved to ``device``,
@@ -210,7 +235,7 @@ def random_masking(
     *,
     unit: int = 1,
     seed: SeedLike = None,
-    device: torch.device | str = "cpu",
+    device: DeviceLike = "cpu",
 ) -> Masking:
     """Draw one random mask per sample, hiding whole masking units.
 
@@ -240,8 +265,9 @@ def random_masking(
     >>> m.mask.sum(dim=1).tolist(), m.ids_keep.shape
     ([12.0, 12.0], torch.Size([2, 4]))
     """
-    gh, gw = grid_size
-    if not isinstance(unit, int) or unit < 1 or gh % unit or gw % unit:
+    batch_size = check_int("batch_size", batch_size, symbol="N")
+    gh, gw = (check_int("grid_size", g) for g in grid_size)
+    if isinstance(unit, bool) or not isinstance(unit, int) or unit < 1 or gh % unit or gw % unit:
         raise ValueError(
             f"masking unit u={unit!r} must be a positive int dividing the patch grid "
             f"{gh} x {gw}; pick u among the common divisors of {gh} and {gw}."
@@ -254,25 +280,40 @@ def random_masking(
     return masking_from_noise(noise, keep_units * unit * unit)
 
 
-def masking_from_mask(mask: torch.Tensor) -> Masking:
-    """Turn fixed masks (1 or True = masked) into a :class:`Masking`.
+def masking_from_mask(mask: torch.Tensor, n_tokens: int | None = None) -> Masking:
+    """Turn fixed masks (1 or True = masked, 0 or False = visible) into a :class:`Masking`.
 
     Parameters
     ----------
     mask : torch.Tensor, shape (L,) or (N, L)
         Every row must hide the same number of tokens (the encoder batch is rectangular)
-        and keep at least one.
+        and keep at least one. Only the values 0 and 1 are allowed.
+    n_tokens : int, optional
+        ``L`` the mask must have (a model's ``num_patches``).
 
     Examples
     --------
     >>> masking_from_mask(torch.tensor([1, 0, 1, 0])).ids_keep.tolist()
     [[1, 3]]
+    >>> masking_from_mask(torch.tensor([2, 0, 1, 0]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: mask must hold only 0 (visible) and 1 (masked); got the values [0.0, 1.0, 2.0]...
     """
+    check_tensor("mask", mask, ndim=(1, 2), floating=False, finite=False,
+                 shape_hint="(L,) or (N, L)")
     m = mask.float()
     if m.ndim == 1:
         m = m.unsqueeze(0)
-    if m.ndim != 2:
-        raise ValueError(f"mask must have shape (L,) or (N, L); got {tuple(mask.shape)}.")
+    if n_tokens is not None and m.shape[1] != n_tokens:
+        raise ValueError(f"mask must have L = {n_tokens} entries per row (one per patch); got "
+                         f"{describe(mask)}. Build it on the model's grid_size.")
+    if m.shape[1] == 0:
+        raise ValueError(f"mask must have at least one token; got {describe(mask)}.")
+    if not torch.all((m == 0) | (m == 1)):
+        values = torch.unique(m).tolist()
+        raise ValueError(f"mask must hold only 0 (visible) and 1 (masked); got the values "
+                         f"{values[:6]}. Convert a boolean or 0/1 mask, e.g. (mask > 0).float().")
     counts = m.sum(dim=1)
     if not torch.all(counts == counts[0]):
         raise ValueError(
@@ -300,7 +341,9 @@ def block_mask(grid_size: tuple[int, int], top: int, left: int, height: int, wid
     >>> block_mask((4, 4), 1, 1, 2, 2).reshape(4, 4).int().tolist()[1]
     [0, 1, 1, 0]
     """
-    gh, gw = grid_size
+    gh, gw = (check_int("grid_size", g) for g in grid_size)
+    top, left = check_int("top", top, low=0), check_int("left", left, low=0)
+    height, width = check_int("height", height), check_int("width", width)
     if height < 1 or width < 1 or top < 0 or left < 0 or top + height > gh or left + width > gw:
         raise ValueError(
             f"block [{top}:{top + height}, {left}:{left + width}] must be non-empty and lie "
@@ -324,7 +367,8 @@ def grid_mask(grid_size: tuple[int, int], stride: int = 2, offset: tuple[int, in
     >>> grid_mask((4, 4)).float().mean().item()
     0.75
     """
-    gh, gw = grid_size
+    gh, gw = (check_int("grid_size", g) for g in grid_size)
+    stride = check_int("stride", stride)
     if stride < 1 or not (0 <= offset[0] < stride and 0 <= offset[1] < stride):
         raise ValueError(f"need stride >= 1 and 0 <= offset < stride; got {stride}, {offset}.")
     m = torch.ones(gh, gw, dtype=torch.bool)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_float, check_int, check_tensor, describe
 from .masking import Masking
 from .runtime import SeedLike, make_generator
 
@@ -46,22 +47,26 @@ def residual_stream(mae, imgs: torch.Tensor, masking: Masking | None = None) -> 
     Examples
     --------
     >>> import torch
-    >>> from mae_theory import MAE
-    >>> mae = MAE(8, 2, 1, 16, 3, 2, 16, 1, 2, seed=0)
+    >>> from mae_theory.models import mae_micro
+    >>> mae = mae_micro(depth=3, seed=0)
     >>> [tuple(x.shape) for x in residual_stream(mae, torch.zeros(2, 1, 8, 8))][-1]
     (2, 17, 16)
     """
+    _check_mae(mae)
     mae._check_input(imgs)
-    x = mae.patch_embed(mae.patchify(imgs)) + mae.pos_embed
     if masking is not None:
-        idx = masking.ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1])
-        x = torch.gather(x, 1, idx)
-    x = torch.cat([mae.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-    states = [x.float()]
-    for blk in mae.blocks:
-        x = blk(x)
-        states.append(x.float())
-    return states
+        masking = mae.resolve_masking(imgs, masking=masking)
+    states: list[torch.Tensor] = []
+    mae.forward_encoder(imgs, masking, states=states)
+    return [x.float() for x in states]
+
+
+def _check_mae(mae) -> None:
+    from .models import MAE
+
+    if not isinstance(mae, MAE):
+        raise TypeError(f"mae must be a mae_theory MAE; got {describe(mae)}. Build one with "
+                        "mt.MAE(...) or a size factory such as mt.mae_digits(seed=0).")
 
 
 def _check_states(states) -> None:
@@ -114,12 +119,17 @@ def update_bound(block) -> float:
     Examples
     --------
     >>> import torch
-    >>> from mae_theory import MAE
-    >>> blk = MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0).blocks[0]
+    >>> from mae_theory.models import mae_micro
+    >>> blk = mae_micro(seed=0).blocks[0]
     >>> x = 100 * torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(0))
     >>> bool(((blk(x) - x).norm(dim=-1) <= update_bound(blk)).all())
     True
     """
+    from .models import Block
+
+    if not isinstance(block, Block):
+        raise TypeError(f"block must be a transformer Block (e.g. mae.blocks[0]); got "
+                        f"{describe(block)}.")
     attn, mlp = block.attn, block.mlp
     d = attn.qkv.in_features
     heads = attn.num_heads
@@ -139,6 +149,7 @@ def update_bound(block) -> float:
 
 def update_bounds(mae) -> torch.Tensor:
     """:func:`update_bound` of every encoder block, shape (depth,)."""
+    _check_mae(mae)
     return torch.tensor([update_bound(b) for b in mae.blocks])
 
 
@@ -175,6 +186,12 @@ class SupervisedConfig:
     lr: float = 2e-3  # AdamW learning rate (cosine decay to 0)
     weight_decay: float = 0.05  # AdamW decay
 
+    def __post_init__(self):
+        check_int("steps", self.steps)
+        check_int("batch_size", self.batch_size)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_float("weight_decay", self.weight_decay, low=0.0)
+
 
 def train_supervised(mae, images: torch.Tensor, labels: torch.Tensor,
                      config: SupervisedConfig = SupervisedConfig(), *,
@@ -193,16 +210,22 @@ def train_supervised(mae, images: torch.Tensor, labels: torch.Tensor,
     Examples
     --------
     >>> import torch
-    >>> from mae_theory import MAE
-    >>> mae = MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0)
+    >>> from mae_theory.models import mae_micro
+    >>> mae = mae_micro(seed=0)
     >>> x, y = torch.randn(32, 1, 8, 8), torch.arange(32) % 2
     >>> head, losses = train_supervised(mae, x, y, SupervisedConfig(steps=3), seed=0)
     >>> len(losses)
     3
     """
-    if images.ndim != 4 or labels.shape != images.shape[:1]:
-        raise ValueError(f"images must be (N, C, H, W) and labels (N,); got "
-                         f"{tuple(images.shape)} and {tuple(labels.shape)}.")
+    _check_mae(mae)
+    mae._check_input(images)
+    check_tensor("labels", labels, ndim=1, floating=False, finite=False, shape_hint="(N,)")
+    if labels.shape != images.shape[:1] or labels.is_floating_point() or labels.min() < 0:
+        raise ValueError(f"labels must be N = {images.shape[0]} non-negative integer class "
+                         f"indices, one per image; got {describe(labels)}. Pass e.g. "
+                         "data.labels (a long tensor).")
+    if not isinstance(config, SupervisedConfig):
+        raise TypeError(f"config must be a SupervisedConfig; got {describe(config)}.")
     gen = make_generator(seed)
     k = int(labels.max()) + 1
     head = nn.Linear(mae.embed_dim, k)

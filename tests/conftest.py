@@ -17,13 +17,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def tiny_mae():
-    from mae_theory import MAE
+    from mae_theory.models import mae_micro
 
     def make(**kw):
-        args = dict(img_size=8, patch_size=2, in_chans=1, embed_dim=16, depth=1, num_heads=2,
-                    decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
-        seed = kw.pop("seed", 0)
-        args.update(kw)
-        return MAE(**args, seed=seed)
+        kw.setdefault("seed", 0)
+        return mae_micro(**kw)  # 8 px, p=2, C=1, D=16 x 1 block, decoder 16 x 1
 
     return make

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mae_theory import MAE, masking_from_mask
+from mae_theory import masking_from_mask
 from mae_theory.interpolation import (
     error_by_partner,
     kernel_interpolation_fill,
@@ -13,6 +13,7 @@ from mae_theory.interpolation import (
     nearest_visible_fill,
     restrict_decoder_attention,
 )
+from mae_theory.models import mae_micro
 
 
 def test_nearest_visible_copies_the_closest_patch_and_keeps_visible():
@@ -48,7 +49,7 @@ def test_mirror_images_are_symmetric_standardised_and_seeded():
     assert torch.equal(x, x.flip(-1))
     assert torch.equal(x, mirror_images(50, 8, 16, seed=3))
     assert x.mean().abs() < 1e-5 and abs(x.std().item() - 1) < 0.05
-    with pytest.raises(ValueError, match="even width"):
+    with pytest.raises(ValueError, match=r"width \(W\) must be even"):
         mirror_images(2, 8, 15)
     # patch l of a mirror image is its partner's patch, flipped left-right
     p = torch.nn.functional.unfold(x, 2, stride=2)  # (N, 4, L)
@@ -66,7 +67,7 @@ def test_local_attention_mask_counts():
 
 
 def test_restricted_decoder_reach_grows_by_radius_per_block():
-    mae = restrict_decoder_attention(MAE(8, 2, 1, 16, 1, 2, 16, 2, 2, seed=0), 1.0)
+    mae = restrict_decoder_attention(mae_micro(decoder_depth=2, seed=0), 1.0)
     m = masking_from_mask(torch.tensor([1] * 8 + [0] * 8))
     lat = torch.randn(1, 9, 16, generator=torch.Generator().manual_seed(0))
     moved = lat.clone()
@@ -99,3 +100,39 @@ def test_nearest_visible_distance_of_a_single_visible_centre():
     assert nearest_visible_distance(mask, (3, 3)) == pytest.approx((4 + 4 * math.sqrt(2)) / 8)
     with pytest.raises(ValueError, match="mask must have shape"):
         nearest_visible_distance(mask, (2, 2))
+
+
+@pytest.mark.parametrize(("call", "kind", "match"), [
+    (lambda: mirror_images(0, 8, 16), ValueError, r"n \(N\) must be an integer >= 1"),
+    (lambda: mirror_images(2, 8.0, 16), TypeError, r"height \(H\) must be an integer"),
+    (lambda: mirror_images(2, 8, 16, smoothness=0.0), ValueError, r"smoothness must be"),
+    (lambda: local_attention_mask((3, 3), float("nan")), ValueError, r"radius must be a finite"),
+    (lambda: local_attention_mask(3, 1.0), TypeError, r"grid_size must be a pair"),
+    (lambda: restrict_decoder_attention("model", 1.0), TypeError, r"mae must be a mae_theory MAE"),
+    (lambda: nearest_visible_fill(torch.zeros(1, 3, 1).numpy(), torch.zeros(1, 3), (1, 3)),
+     TypeError, r"patches must be a torch.Tensor"),
+    (lambda: nearest_visible_fill(torch.full((1, 3, 1), float("nan")), torch.tensor([[0., 1, 0]]),
+                                  (1, 3)), ValueError, r"patches must be finite"),
+    (lambda: nearest_visible_fill(torch.zeros(1, 3, 1), torch.tensor([[0, 2, 0]]), (1, 3)),
+     ValueError, r"only 0 \(visible\) and 1 \(masked\)"),
+    (lambda: error_by_partner(torch.zeros(1, 2, 1), torch.zeros(1, 3, 1), torch.zeros(1, 2),
+                              torch.tensor([1, 0])), ValueError, r"target must have the shape"),
+])
+def test_bad_inputs_are_refused(call, kind, match):
+    with pytest.raises(kind, match=match):
+        call()
+
+
+def test_restricted_decoder_is_the_decoder_run_with_the_attention_mask():
+    """restrict_decoder_attention only stores the mask: forward_decoder(attn_mask=...) agrees."""
+
+    plain, local = mae_micro(decoder_depth=2, seed=0), mae_micro(decoder_depth=2, seed=0)
+    restrict_decoder_attention(local, 1.0)
+    m = masking_from_mask(torch.tensor([1] * 8 + [0] * 8))
+    lat = torch.randn(1, 9, 16, generator=torch.Generator().manual_seed(1))
+    allowed = local_attention_mask(plain.grid_size, 1.0)
+    torch.testing.assert_close(local.forward_decoder(lat, m),
+                               plain.forward_decoder(lat, m, attn_mask=allowed))
+    assert "forward" not in vars(local.decoder_blocks[0].attn)  # no monkey-patching
+    local.decoder_attn_mask = None
+    torch.testing.assert_close(local.forward_decoder(lat, m), plain.forward_decoder(lat, m))

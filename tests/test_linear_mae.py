@@ -112,12 +112,25 @@ def test_linear_mae_forward_loss_counts_masked_pixels_only():
 def test_bad_inputs():
     with pytest.raises(ValueError, match="patch_size p=3"):
         LinearMAE(8, 3, 2)
-    with pytest.raises(ValueError, match="rank k"):
+    with pytest.raises(ValueError, match=r"rank \(k\) must be an integer in \[1, 8\]; got 9"):
         LinearMAE(8, 2, 9)
     with pytest.raises(ValueError, match="fixed_mask"):
         LinearMAE(8, 2, 2, fixed_mask=[True] * 4)
     with pytest.raises(ValueError, match="do not fit"):
         LinearMAE(8, 2, 2).check_inputs(torch.zeros(3, 6))
+    with pytest.raises(ValueError, match=r"rank \(k\) must be an integer in \[1, 8\]"):
+        LinearMAE(8, 2, 0)
+    with pytest.raises(TypeError, match=r"n_pixels \(n\) must be an integer"):
+        LinearMAE(8.0, 2, 2)
+    with pytest.raises(TypeError, match=r"torch.as_tensor"):
+        LinearMAE(8, 2, 2)(np.zeros((3, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"signals must be finite"):
+        LinearMAE(8, 2, 2)(torch.full((3, 8), float("inf")))
+    with pytest.raises(ValueError, match=r"mask ratio r must lie in \[0, 1\)"):
+        LinearMAE(8, 2, 2)(torch.zeros(3, 8), mask_ratio=1.5)
+    model = LinearMAE(8, 2, 2, seed=0)
+    with pytest.raises(ValueError, match=r"masking.mask must have shape \(N, L\) = \(3, 4\)"):
+        model(torch.zeros(3, 8), masking=model.make_masking(2, 0.5, seed=0))
     with pytest.raises(ValueError, match="correlation lengths"):
         exponential_covariance(8, lengths=(0.0,))
     with pytest.raises(ValueError, match="hides no patch"):

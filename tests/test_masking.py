@@ -1,5 +1,3 @@
-import math
-
 import pytest
 import torch
 
@@ -38,16 +36,41 @@ def test_patchify_rejects_indivisible_sizes():
 
 @pytest.mark.parametrize(("n_tokens", "ratio", "keep"), [
     (64, 0.75, 16), (64, 0.9, 6), (16, 0.5, 8), (100, 0.71, 29), (49, 0.75, 12), (10, 0.0, 10),
+    (100, 0.9, 9), (1000, 0.9, 99), (196, 0.75, 49),
 ])
-def test_n_visible_rule_is_floor_of_L_times_one_minus_r(n_tokens, ratio, keep):
+def test_n_visible_is_the_official_count(n_tokens, ratio, keep):
+    """The official int(L * (1 - r)) in floating point, with no guard: L=100, r=0.9 keeps 9."""
     assert n_visible(n_tokens, ratio) == keep
-    assert keep == math.floor(round(n_tokens * (1 - ratio), 9))
+    assert keep == int(n_tokens * (1 - ratio))
 
 
-@pytest.mark.parametrize("bad", [1.0, 1.2, -0.1, "0.5"])
+def test_n_visible_agrees_with_the_official_rule_on_a_grid_of_pairs():
+    for n_tokens in (4, 16, 49, 64, 100, 196):
+        for k in range(100):
+            r = k / 100
+            if int(n_tokens * (1 - r)) >= 1:
+                assert n_visible(n_tokens, r) == int(n_tokens * (1 - r))
+
+
+@pytest.mark.parametrize("bad", [1.0, 1.2, -0.1])
 def test_mask_ratio_outside_unit_interval_is_refused(bad):
-    with pytest.raises(ValueError, match=r"mask ratio r must"):
+    with pytest.raises(ValueError, match=r"mask ratio r must lie in \[0, 1\)"):
         n_visible(16, bad)
+
+
+@pytest.mark.parametrize("bad", ["0.5", None, True])
+def test_mask_ratio_that_is_not_a_number_is_refused(bad):
+    with pytest.raises(TypeError, match=r"mask ratio r must be a number"):
+        n_visible(16, bad)
+
+
+@pytest.mark.parametrize(("args", "kind", "match"), [
+    ((0, 0.5), ValueError, r"n_tokens \(L\) must be an integer >= 1"),
+    ((16.0, 0.5), TypeError, r"n_tokens \(L\) must be an integer"),
+])
+def test_bad_token_counts_are_refused(args, kind, match):
+    with pytest.raises(kind, match=match):
+        n_visible(*args)
 
 
 def test_mask_ratio_that_hides_everything_is_refused():
@@ -107,5 +130,34 @@ def test_fixed_masks():
     assert m.ids_keep.tolist() == [list(range(8, 16))]
     with pytest.raises(ValueError, match="same number"):
         masking_from_mask(torch.tensor([[1, 0, 0], [1, 1, 0]]))
+
+
+@pytest.mark.parametrize(("mask", "kind", "match"), [
+    (torch.tensor([2, 0, 1, 0]), ValueError, r"only 0 \(visible\) and 1 \(masked\)"),
+    (torch.tensor([0.5, 0.0, 1.0, 0.0]), ValueError, r"only 0 \(visible\) and 1"),
+    (torch.tensor([-1, 0, 1, 0]), ValueError, r"only 0 \(visible\) and 1"),
+    (torch.zeros(1, 2, 4), ValueError, r"mask must be a 1-D or 2-D tensor"),
+    ([1, 0, 1, 0], TypeError, r"mask must be a torch.Tensor"),
+    (torch.ones(4), ValueError, r"hides every token"),
+])
+def test_bad_fixed_masks_are_refused(mask, kind, match):
+    with pytest.raises(kind, match=match):
+        masking_from_mask(mask)
+
+
+def test_fixed_mask_of_the_wrong_length_is_refused():
+    with pytest.raises(ValueError, match=r"mask must have L = 16 entries per row"):
+        masking_from_mask(torch.tensor([1, 0, 1, 0]), n_tokens=16)
+
+
+def test_patchify_refuses_numpy_and_bad_patch_sizes():
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"torch.as_tensor"):
+        patchify(np.zeros((1, 1, 8, 8), dtype=np.float32), 2)
+    with pytest.raises(TypeError, match=r"patch_size \(p\) must be an integer"):
+        patchify(torch.zeros(1, 1, 8, 8), 2.0)
+    with pytest.raises(ValueError, match=r"patch_size \(p\) must be an integer >= 1"):
+        patchify(torch.zeros(1, 1, 8, 8), 0)
     with pytest.raises(ValueError, match="inside the 4 x 4"):
         block_mask((4, 4), 3, 0, 2, 1)

@@ -97,12 +97,26 @@ def test_train_is_bit_reproducible_with_random_masks():
 
 def test_input_validation_messages():
     mae = _tiny()
-    with pytest.raises(ValueError, match=r"shape \(N, L, D\)"):
+    with pytest.raises(ValueError, match=r"x must be a 3-D tensor of shape \(N, L, D\)"):
         mae.check_inputs(torch.randn(4, 32))
     with pytest.raises(ValueError, match="built for"):
         mae.check_inputs(torch.randn(4, 7, 4))
-    with pytest.raises(ValueError, match="latent_dim d"):
+    with pytest.raises(TypeError, match=r"torch.as_tensor"):
+        mae(torch.randn(4, 8, 4).numpy())
+    with pytest.raises(ValueError, match=r"x must be finite"):
+        mae(torch.full((4, 8, 4), float("nan")))
+    with pytest.raises(ValueError, match=r"only 0 \(visible\) and 1 \(masked\)"):
+        mae(torch.randn(4, 8, 4), mask=torch.tensor([2.0, 0, 0, 0, 1, 1, 1, 0]))
+    with pytest.raises(ValueError, match=r"mask must have L = 8 entries"):
+        mae(torch.randn(4, 8, 4), mask=torch.tensor([1.0, 0]))
+    with pytest.raises(ValueError, match=r"mask ratio r must lie in \(0, 1\)"):
+        mae(torch.randn(4, 8, 4), mask_ratio=1.0)
+    with pytest.raises(ValueError, match=r"latent_dim \(d\) must be an integer >= 1"):
         TokenMAE(8, 4, latent_dim=0)
+    with pytest.raises(TypeError, match=r"hidden_dim must be an integer"):
+        TokenMAE(8, 4, hidden_dim=16.0)
+    with pytest.raises(ValueError, match=r"n_tokens \(L\) must be an integer >= 2"):
+        TokenMAE(1, 4)
     with pytest.raises(ValueError, match="fixed_mask must have L=8"):
         TokenMAE(8, 4, fixed_mask=torch.ones(5))
     with pytest.raises(ValueError, match="one group id per token"):

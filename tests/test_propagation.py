@@ -1,8 +1,9 @@
+import numpy as np
 import pytest
 import torch
 
-from mae_theory import MAE
 from mae_theory.metrics import linear_cka
+from mae_theory.models import mae_micro
 from mae_theory.propagation import (
     SupervisedConfig,
     predicted_relative_bound,
@@ -17,7 +18,7 @@ from mae_theory.propagation import (
 
 
 def _mae(seed=0):
-    return MAE(8, 2, 1, 16, 3, 2, 16, 1, 2, seed=seed)
+    return mae_micro(depth=3, seed=seed)
 
 
 def test_residual_stream_matches_forward_encoder():
@@ -73,3 +74,26 @@ def test_train_supervised_lowers_the_loss_and_checks_input():
     assert sum(losses[-10:]) < sum(losses[:10])
     with pytest.raises(ValueError, match="labels"):
         train_supervised(mae, x, y[:3], seed=0)
+
+
+@pytest.mark.parametrize(("call", "kind", "match"), [
+    (lambda m: residual_stream(m, torch.full((2, 1, 8, 8), float("nan"))), ValueError,
+     r"imgs must be finite"),
+    (lambda m: residual_stream(m, np.zeros((2, 1, 8, 8), dtype=np.float32)), TypeError,
+     r"torch.as_tensor"),
+    (lambda m: residual_stream(m, torch.zeros(2, 1, 8, 8, dtype=torch.float64)), TypeError,
+     r"imgs must be a torch.float32 tensor"),
+    (lambda m: residual_stream(m, torch.zeros(2, 1, 8, 8), m.make_masking(3, 0.5, seed=0)),
+     ValueError, r"mask must have shape \(N, L\) = \(2, 16\)"),
+    (lambda m: residual_stream("model", torch.zeros(2, 1, 8, 8)), TypeError,
+     r"mae must be a mae_theory MAE"),
+    (lambda m: update_bound(m), TypeError, r"block must be a transformer Block"),
+    (lambda m: update_bounds(m.blocks), TypeError, r"mae must be a mae_theory MAE"),
+    (lambda m: train_supervised(m, torch.zeros(4, 1, 8, 8), torch.zeros(4)), ValueError,
+     r"labels must be N = 4 non-negative integer class indices"),
+    (lambda m: SupervisedConfig(steps=0), ValueError, r"steps must be an integer >= 1"),
+    (lambda m: SupervisedConfig(lr=-1.0), ValueError, r"lr must be a finite number in \(0.0"),
+])
+def test_bad_inputs_are_refused(call, kind, match):
+    with pytest.raises(kind, match=match):
+        call(_mae())

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import mae_theory as mt
-from mae_theory.models import UMAE, uniformity_loss
+from mae_theory.models import SIZES, UMAE, uniformity_loss
 
 
 def test_uniformity_of_known_configurations():
@@ -21,10 +21,10 @@ def test_uniformity_of_known_configurations():
 
 def test_zero_weight_gives_mae_loss_and_training_runs():
     x = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    umae = UMAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0, uniformity_weight=0.0)
-    mae = mt.MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0)
+    umae = SIZES["mae_micro"].build(UMAE, seed=0, uniformity_weight=0.0)
+    mae = mt.mae_micro(seed=0)
     assert torch.equal(umae(x, seed=1)[0], mae(x, seed=1)[0])
-    umae = UMAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0, uniformity_weight=0.1)
+    umae = SIZES["mae_micro"].build(UMAE, seed=0, uniformity_weight=0.1)
     loss, pred, mask = umae(x, seed=1)
     latent = umae.forward_encoder(x, umae.make_masking(6, 0.75, seed=1))
     extra = 0.1 * uniformity_loss(latent[:, 1:].mean(1))
@@ -35,9 +35,16 @@ def test_zero_weight_gives_mae_loss_and_training_runs():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match="features must be"):
+    with pytest.raises(ValueError, match=r"features must be a 2-D tensor"):
         uniformity_loss(torch.zeros(3))
-    with pytest.raises(ValueError, match="temperature tau"):
+    with pytest.raises(TypeError, match=r"features must be a torch.Tensor"):
+        uniformity_loss(torch.zeros(3, 2).numpy())
+    with pytest.raises(ValueError, match=r"temperature \(tau\) must be a finite number"):
         uniformity_loss(torch.zeros(3, 2), temperature=0.0)
-    with pytest.raises(ValueError, match="uniformity_weight lambda"):
-        UMAE(8, 2, 1, 16, 1, 2, 16, 1, 2, uniformity_weight=-1.0)
+    with pytest.raises(ValueError, match=r"uniformity_weight \(lambda\) must be a finite"):
+        SIZES["mae_micro"].build(UMAE, uniformity_weight=-1.0)
+    with pytest.raises(ValueError, match=r"embed_dim \(D\) must be divisible by 4"):
+        SIZES["mae_micro"].build(UMAE, embed_dim=18, num_heads=2)
+    umae = SIZES["mae_micro"].build(UMAE, seed=0)
+    with pytest.raises(ValueError, match=r"imgs must be finite"):
+        umae(torch.full((2, 1, 8, 8), float("nan")))

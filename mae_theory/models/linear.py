@@ -18,8 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_int, check_tensor, describe
 from ..masking import Masking, check_mask_ratio, masking_from_mask, random_masking
-from ..runtime import SeedLike, make_generator
+from ..runtime import DeviceLike, SeedLike, make_generator
 
 
 class LinearMAE(nn.Module):
@@ -50,15 +51,14 @@ class LinearMAE(nn.Module):
     def __init__(self, n_pixels: int, patch_size: int, rank: int, *, fixed_mask=None,
                  seed: SeedLike = None):
         super().__init__()
-        if not isinstance(n_pixels, int) or n_pixels < 2:
-            raise ValueError(f"n_pixels n must be an int >= 2; got {n_pixels!r}.")
-        if not isinstance(patch_size, int) or patch_size < 1 or n_pixels % patch_size:
+        n_pixels = check_int("n_pixels", n_pixels, low=2, symbol="n")
+        patch_size = check_int("patch_size", patch_size, symbol="p")
+        if n_pixels % patch_size:
             raise ValueError(
                 f"patch_size p={patch_size!r} must be a positive int dividing n={n_pixels}; "
                 "pick a divisor of n."
             )
-        if not isinstance(rank, int) or not 1 <= rank <= n_pixels:
-            raise ValueError(f"rank k must be an int in [1, n={n_pixels}]; got {rank!r}.")
+        rank = check_int("rank", rank, low=1, high=n_pixels, symbol="k")
         self.n_pixels, self.patch_size, self.rank = n_pixels, patch_size, rank
         self.num_patches = n_pixels // patch_size
         self.fixed_mask = None
@@ -81,13 +81,13 @@ class LinearMAE(nn.Module):
         """``W = D E``, shape (n, n)."""
         return self.decoder @ self.encoder
 
-    def check_inputs(self, signals) -> torch.Tensor:
-        """Validate a data set of signals ``(N, n)`` and return it as float (used by ``train``)."""
-        if not isinstance(signals, torch.Tensor) or signals.ndim != 2:
-            raise ValueError(
-                "signals must be a tensor of shape (N, n); got "
-                f"{type(signals).__name__}{tuple(getattr(signals, 'shape', ()))}."
-            )
+    def check_inputs(self, signals, *, finite: bool = True) -> torch.Tensor:
+        """Validate a data set of signals ``(N, n)`` and return it as float (used by ``train``).
+
+        ``finite`` reads the values (NaN/inf); :meth:`forward` skips it on the GPU.
+        """
+        check_tensor("signals", signals, ndim=2, floating=False, finite=finite,
+                     shape_hint="(N, n)")
         if signals.shape[0] == 0 or signals.shape[1] != self.n_pixels:
             raise ValueError(
                 f"signals of shape {tuple(signals.shape)} do not fit the model, which expects "
@@ -97,7 +97,7 @@ class LinearMAE(nn.Module):
         return signals.float()
 
     def make_masking(self, batch_size: int, mask_ratio: float = 0.75, *, unit: int = 1,
-                     seed: SeedLike = None, device=None) -> Masking:
+                     seed: SeedLike = None, device: DeviceLike = None) -> Masking:
         """Random patch masks (or the fixed mask), ``mask`` (N, L) with 1 on masked patches."""
         device = self.encoder.device if device is None else device
         if self.fixed_mask is not None:
@@ -117,11 +117,18 @@ class LinearMAE(nn.Module):
         pred : torch.Tensor, shape (N, n)
         mask : torch.Tensor, shape (N, L)
         """
-        x = self.check_inputs(signals)
+        on_cpu = not isinstance(signals, torch.Tensor) or signals.device.type == "cpu"
+        x = self.check_inputs(signals, finite=on_cpu)
         if masking is None:
             if self.fixed_mask is None:
                 check_mask_ratio(mask_ratio)
             masking = self.make_masking(x.shape[0], mask_ratio, seed=seed, device=x.device)
+        if not isinstance(masking, Masking):
+            raise TypeError(f"masking must be a mae_theory.masking.Masking; got "
+                            f"{describe(masking)}. Build one with model.make_masking.")
+        if masking.mask.shape != (x.shape[0], self.num_patches):
+            raise ValueError(f"masking.mask must have shape (N, L) = ({x.shape[0]}, "
+                             f"{self.num_patches}); got {tuple(masking.mask.shape)}.")
         pixel_mask = masking.mask.repeat_interleave(self.patch_size, dim=1)
         pred = ((x * (1 - pixel_mask)) @ self.encoder.T) @ self.decoder.T
         loss = (((pred - x) ** 2) * pixel_mask).sum() / pixel_mask.sum().clamp_min(1)

@@ -34,8 +34,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..checks import check_int, check_tensor, describe
 from ..masking import Masking, mask_noise, masking_from_mask, masking_from_noise
-from ..runtime import SeedLike, make_generator
+from ..runtime import DeviceLike, SeedLike, make_generator
 
 
 def n_masked_units(n_units: int, mask_ratio: float) -> int:
@@ -46,8 +47,10 @@ def n_masked_units(n_units: int, mask_ratio: float) -> int:
     >>> [n_masked_units(8, r) for r in (0.1, 0.25, 0.5, 0.75, 0.9)]
     [1, 2, 4, 6, 7]
     """
+    n_units = check_int("n_units", n_units, symbol="U")
     if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)):
-        raise ValueError(f"mask ratio r must be a number in (0, 1); got {mask_ratio!r}.")
+        raise TypeError(f"mask ratio r must be a number in (0, 1); got {describe(mask_ratio)}. "
+                        "Pass a float such as mask_ratio=0.5.")
     if not 0.0 < mask_ratio < 1.0:
         raise ValueError(f"mask ratio r must lie in (0, 1) for token masks; got {mask_ratio}.")
     k = int(round(mask_ratio * n_units))
@@ -62,7 +65,7 @@ def n_masked_units(n_units: int, mask_ratio: float) -> int:
 
 def token_masking(
     batch_size: int, n_tokens: int, mask_ratio: float, *, unit: int = 1, shift: int = 0,
-    seed: SeedLike = None, device: torch.device | str = "cpu",
+    seed: SeedLike = None, device: DeviceLike = "cpu",
 ) -> Masking:
     """Random masks over a sequence of ``L`` tokens, hiding ``round(r U)`` whole units.
 
@@ -95,7 +98,10 @@ def token_masking(
     >>> bool(m.mask[0, 0] == m.mask[0, 7])  # tokens 7 and 0 form one shifted unit
     True
     """
-    if not isinstance(unit, int) or unit < 1 or n_tokens % unit:
+    batch_size = check_int("batch_size", batch_size, symbol="N")
+    n_tokens = check_int("n_tokens", n_tokens, symbol="L")
+    shift = check_int("shift", shift, low=None)
+    if isinstance(unit, bool) or not isinstance(unit, int) or unit < 1 or n_tokens % unit:
         raise ValueError(
             f"masking unit u={unit!r} must be a positive int dividing the number of tokens "
             f"L={n_tokens}; pick u among the divisors of {n_tokens}."
@@ -157,13 +163,13 @@ class TokenMAE(nn.Module):
         loss_groups: Sequence[int] | None = None, seed: SeedLike = None,
     ):
         super().__init__()
-        for name, value in (("n_tokens L", n_tokens), ("token_dim D", token_dim),
-                            ("latent_dim d", latent_dim), ("hidden_dim", hidden_dim),
-                            ("depth", depth)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}.")
-        if n_tokens < 2:
-            raise ValueError(f"n_tokens L must be >= 2 (one masked, one visible); got {n_tokens}.")
+        n_tokens = check_int("n_tokens", n_tokens, low=2, symbol="L",
+                             fix="A mask needs one masked and one visible token.")
+        token_dim = check_int("token_dim", token_dim, symbol="D")
+        latent_dim = check_int("latent_dim", latent_dim, symbol="d")
+        hidden_dim = check_int("hidden_dim", hidden_dim)
+        depth = check_int("depth", depth)
+        mask_shift = check_int("mask_shift", mask_shift, low=None)
         self.n_tokens, self.token_dim, self.latent_dim = n_tokens, token_dim, latent_dim
         self.hidden_dim, self.mask_shift = hidden_dim, int(mask_shift)
         self.embed = nn.Linear(token_dim, hidden_dim)
@@ -177,7 +183,7 @@ class TokenMAE(nn.Module):
             if fixed_mask.shape[0] != n_tokens:
                 raise ValueError(f"fixed_mask must have L={n_tokens} entries; got "
                                  f"{fixed_mask.shape[0]}.")
-            masking_from_mask(fixed_mask)  # validates: at least one visible token
+            masking_from_mask(fixed_mask)  # validates: 0/1 values, at least one visible token
             if fixed_mask.sum() < 1:
                 raise ValueError("fixed_mask hides no token; mask at least one token.")
         self.register_buffer("fixed_mask", fixed_mask)
@@ -199,12 +205,13 @@ class TokenMAE(nn.Module):
                     nn.init.zeros_(module.bias)
 
     # --- the training protocol of mae_theory.train ------------------------------------------
-    def check_inputs(self, x) -> torch.Tensor:
-        """Validate tokens of shape ``(N, L, D)`` and return them as float."""
-        if not isinstance(x, torch.Tensor) or x.ndim != 3:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"tokens x must be a tensor of shape (N, L, D); got {shape}. "
-                             "Pass sample.x of a tree sample.")
+    def check_inputs(self, x, *, finite: bool = True) -> torch.Tensor:
+        """Validate tokens of shape ``(N, L, D)`` and return them as float.
+
+        ``finite`` reads the values (NaN/inf); :meth:`forward` skips it on the GPU.
+        """
+        check_tensor("x", x, ndim=3, floating=False, finite=finite,
+                     shape_hint="(N, L, D): sample.x of a tree sample")
         if tuple(x.shape[1:]) != (self.n_tokens, self.token_dim):
             raise ValueError(
                 f"tokens x have (L, D) = {tuple(x.shape[1:])} but the model was built for "
@@ -217,7 +224,7 @@ class TokenMAE(nn.Module):
 
     def make_masking(
         self, batch_size: int, mask_ratio: float = 0.5, *, unit: int = 1,
-        seed: SeedLike = None, device: torch.device | str | None = None,
+        seed: SeedLike = None, device: DeviceLike = None,
     ) -> Masking:
         """The fixed mask if the model has one, else :func:`token_masking` (with ``mask_shift``)."""
         device = self.pos_embed.device if device is None else device
@@ -230,7 +237,7 @@ class TokenMAE(nn.Module):
     def _as_masking(self, x: torch.Tensor, mask) -> Masking | None:
         if mask is None or isinstance(mask, Masking):
             return mask
-        m = masking_from_mask(torch.as_tensor(mask).to(x.device))
+        m = masking_from_mask(torch.as_tensor(mask).to(x.device), self.n_tokens)
         if m.mask.shape[0] == 1 and x.shape[0] > 1:
             m = Masking(*(t.expand(x.shape[0], -1) for t in m))
         return m
@@ -282,7 +289,8 @@ class TokenMAE(nn.Module):
         pred : torch.Tensor, shape (N, L, D)
         mask : torch.Tensor, shape (N, L)
         """
-        x = self.check_inputs(x)
+        x = self.check_inputs(x, finite=x.device.type == "cpu" if isinstance(x, torch.Tensor)
+                              else True)
         masking = self._as_masking(x, mask if masking is None else masking)
         if masking is None:
             masking = self.make_masking(x.shape[0], mask_ratio, seed=seed, device=x.device)

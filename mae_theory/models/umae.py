@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .vit import MAE
+from ..checks import check_float, check_tensor, describe
+from .mae import MAE
 
 
 def uniformity_loss(features: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -46,13 +47,11 @@ def uniformity_loss(features: torch.Tensor, temperature: float = 0.1) -> torch.T
     >>> float(uniformity_loss(torch.eye(4), temperature=1.0))
     0.25
     """
-    if not isinstance(features, torch.Tensor) or features.ndim != 2 or features.shape[0] < 1:
-        raise ValueError(
-            "features must be a tensor of shape (N, D) with N >= 1; got "
-            f"{type(features).__name__}{tuple(getattr(features, 'shape', ()))}."
-        )
-    if not temperature > 0:
-        raise ValueError(f"temperature tau must be > 0; got {temperature!r}. The paper uses 0.1.")
+    check_tensor("features", features, ndim=2, finite=False, shape_hint="(N, D)")
+    if features.shape[0] < 1:
+        raise ValueError(f"features must hold N >= 1 rows; got {describe(features)}.")
+    check_float("temperature", temperature, low=0.0, low_open=True, symbol="tau",
+                fix="The paper uses 0.1.")
     z = F.normalize(features.float(), dim=-1)
     return ((z @ z.T) / temperature).pow(2).mean()
 
@@ -66,8 +65,9 @@ class UMAE(MAE):
 
     Examples
     --------
-    >>> umae = UMAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0, uniformity_weight=0.5)
-    >>> mae = MAE(8, 2, 1, 16, 1, 2, 16, 1, 2, seed=0)
+    >>> from mae_theory.models import SIZES
+    >>> umae = SIZES["mae_micro"].build(UMAE, seed=0, uniformity_weight=0.5)
+    >>> mae = SIZES["mae_micro"].build(seed=0)
     >>> x = torch.randn(4, 1, 8, 8)
     >>> bool(umae(x, seed=0)[0] > mae(x, seed=0)[0])
     True
@@ -75,20 +75,17 @@ class UMAE(MAE):
 
     def __init__(self, *args, uniformity_weight: float = 0.01, temperature: float = 0.1,
                  **kwargs):
-        if not uniformity_weight >= 0:
-            raise ValueError(
-                f"uniformity_weight lambda must be >= 0; got {uniformity_weight!r} (the paper "
-                "uses 0.01)."
-            )
-        if not temperature > 0:
-            raise ValueError(f"temperature tau must be > 0; got {temperature!r}.")
+        check_float("uniformity_weight", uniformity_weight, low=0.0, symbol="lambda",
+                    fix="The paper uses 0.01.")
+        check_float("temperature", temperature, low=0.0, low_open=True, symbol="tau",
+                    fix="The paper uses 0.1.")
         super().__init__(*args, **kwargs)
         self.uniformity_weight = float(uniformity_weight)
         self.temperature = float(temperature)
         self._latent: torch.Tensor | None = None
 
-    def forward_encoder(self, imgs, masking):
-        latent = super().forward_encoder(imgs, masking)
+    def forward_encoder(self, imgs, masking, **kwargs):
+        latent = super().forward_encoder(imgs, masking, **kwargs)
         self._latent = latent
         return latent
 

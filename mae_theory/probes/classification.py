@@ -218,10 +218,7 @@ def _tokens_before(model, images: torch.Tensor, n_frozen: int, dev, batch_size: 
     for i in range(0, images.shape[0], batch_size):
         x = images[i:i + batch_size].to(dev)
         with autocast(dev):
-            t = model.patch_embed(model.patchify(x)) + model.pos_embed
-            t = torch.cat([model.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
-            for blk in model.blocks[:n_frozen]:
-                t = blk(t)
+            t = model.run_blocks(model.blocks[:n_frozen], model.embed_visible(x, None))
         out.append(t.to(torch.bfloat16 if dev.type == "cuda" else torch.float32))
     return torch.cat(out)
 

@@ -7,9 +7,10 @@ encoder's representation of the *visible* tokens of a test mask with the regress
 :mod:`mae_theory.probes` (the leakage profile), and compare with Kong et al.'s prediction: the
 representation carries exactly the mixed latents c(m).
 
-Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`, built on
-:func:`~mae_theory.theory.mixed_latents` and :func:`~mae_theory.theory.information_dim`), the
-config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`), probing
+Every prediction comes from :mod:`mae_theory.theory` (mixed latents, their dimension, the T6
+boundary targets, the frontier of c(m), the mean dimension over masks); this module only adds
+the experiment. Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`),
+the config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`), probing
 (:func:`probe_mask`, :func:`summarise_profile`), and the cached experiment drivers.
 """
 
@@ -21,14 +22,27 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+from .checks import check_int, describe
+from .hierarchy import LatentTree
 from .models.token import TokenMAE, token_masking
 from .probes import LeakageProfile, RegressionProbeConfig, leakage_profile, probe_r2
 from .runtime import provenance, save_json
-from .theory import information_dim, mixed_latents
+from .theory import (
+    boundary_targets,
+    frontier,
+    information_dim,
+    mean_shared_dim,
+    mixed_latents,
+    node_roles,
+)
 from .train import TrainConfig, train
+
+if TYPE_CHECKING:  # annotations only (the runtime import line above belongs to another change)
+    from .runtime import SeedLike
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
 """Where cached experiment results live (``data/cache/`` of the repository)."""
@@ -49,7 +63,8 @@ def mixed_nodes(tree, targets: Iterable[str], visible: Iterable[str]) -> frozens
     >>> sorted(mixed_nodes(t, ["x1"], [v for v in t.leaves if v != "x1"]))
     ['a', 'aa', 'r']
     """
-    targets, visible = frozenset(targets), frozenset(visible)
+    _check_tree(tree)
+    targets, visible = _names("targets", targets), _names("visible", visible)
     unknown = (targets | visible) - set(tree.leaves)
     if unknown or not targets or not visible or targets & visible:
         raise ValueError(f"targets and visible must be disjoint, non-empty sets of leaves of "
@@ -57,9 +72,27 @@ def mixed_nodes(tree, targets: Iterable[str], visible: Iterable[str]) -> frozens
     return mixed_latents(tree, targets, visible)
 
 
+def _check_tree(tree) -> None:
+    if not isinstance(tree, LatentTree):
+        raise TypeError(f"tree must be a LatentTree (mae_theory.hierarchy); got "
+                        f"{describe(tree)}.")
+
+
+def _names(name: str, leaves) -> frozenset:
+    if isinstance(leaves, str):
+        raise TypeError(f"{name} must be an iterable of leaf names, not the single string "
+                        f"{leaves!r}; wrap it: [{leaves!r}].")
+    try:
+        return frozenset(leaves)
+    except TypeError:
+        raise TypeError(f"{name} must be an iterable of leaf names; got "
+                        f"{describe(leaves)}.") from None
+
+
 def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:
     """The mask over the tree's tokens (1 = masked) for a set of leaf names, shape (L,)."""
-    masked = set(masked)
+    _check_tree(tree)
+    masked = set(_names("masked", masked))
     unknown = masked - set(tree.leaves)
     if unknown:
         raise ValueError(f"masked leaves {sorted(unknown)} are not leaves of the tree; its "
@@ -68,12 +101,9 @@ def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:
 
 
 def loss_targets(tree, masked: Iterable[str], boundary_loss: bool) -> frozenset[str]:
-    """Masked leaves that count in the loss: all, or (T6) those with no visible sibling."""
-    masked = frozenset(masked)
-    if not boundary_loss:
-        return masked
-    return frozenset(v for v in masked
-                     if tree.descendant_leaves(tree.parents[v]) <= masked)
+    """Masked leaves that count in the loss: all, or (T6) those with no visible sibling
+    (:func:`mae_theory.theory.boundary_targets`)."""
+    return boundary_targets(tree, masked) if boundary_loss else _names("masked", masked)
 
 
 # --- config and training ---------------------------------------------------------------------
@@ -117,6 +147,9 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
     """Sample ``cfg.n_train`` draws of ``tree`` and train a token MAE on them (CPU).
 
     ``trained=False`` returns the same model at initialisation (the control of T1).
+    ``seed`` is an int (>= 0), not any ``SeedLike``: the data, the model (``seed + 1000``) and
+    the probe samples (``10_000 + seed``) are seeded from it with fixed offsets, which the
+    committed cache of chapters 3-4 (``data/cache/tree_mae-*.json``) was computed with.
 
     Examples
     --------
@@ -127,8 +160,10 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
     >>> tuple(run.features(t.sample(3, seed=1).x, mask_vector(t, ["x1", "x2"])).shape)
     (3, 2)
     """
+    _check_tree(tree)
     if not isinstance(cfg, TreeMAEConfig):
         raise TypeError(f"cfg must be a TreeMAEConfig; got {type(cfg).__name__}.")
+    seed = check_int("seed", seed, low=0, fix="The tree runs take an int seed (see above).")
     x = tree.sample(cfg.n_train, seed=seed).x.float()
     mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
     fixed = None if cfg.fixed_mask is None else mask_vector(tree, cfg.fixed_mask)
@@ -159,11 +194,14 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
 # --- probing ---------------------------------------------------------------------------------
 def probe_mask(run: TreeMAERun, tree, masked: Sequence[str], sample=None, *,
                config: RegressionProbeConfig | None = None,
-               seed: int = 0) -> LeakageProfile:
+               seed: SeedLike = 0) -> LeakageProfile:
     """Leakage profile of c-hat = E(visible tokens) under the fixed mask ``masked`` (leaf names).
 
-    ``sample`` defaults to ``run.config.n_probe`` fresh draws (seeded apart from training data).
+    ``sample`` defaults to ``run.config.n_probe`` fresh draws (seeded apart from training data);
+    ``seed`` seeds the probes' split.
     """
+    if not isinstance(run, TreeMAERun):
+        raise TypeError(f"run must be a TreeMAERun (from train_tree_mae); got {describe(run)}.")
     if sample is None:
         sample = tree.sample(run.config.n_probe, seed=10_000 + run.seed)
     feats = run.features(sample.x.float(), mask_vector(tree, masked))
@@ -186,7 +224,8 @@ def summarise_profile(tree, profile: LeakageProfile, masked: Iterable[str],
     c = mixed_nodes(tree, targets, visible)
     own = {v: (profile.r2(v, "value") if v == tree.root else profile.r2(v, "noise"))
            for v in tree.nodes}
-    vis_only = [v for v in tree.nodes if v != tree.root and tree.descendant_leaves(v) <= visible]
+    roles = node_roles(tree, masked, c)
+    vis_only = [v for v in tree.nodes if v != tree.root and roles[v] == "visible side only"]
     measured = sum(tree.own_dim(v) * max(0.0, own[v]) for v in tree.latents)
     return {
         "predicted": sorted(c),
@@ -200,8 +239,11 @@ def summarise_profile(tree, profile: LeakageProfile, masked: Iterable[str],
     }
 
 
-def random_test_masks(tree, cfg: TreeMAEConfig, n_masks: int, *, seed: int) -> list[tuple]:
+def random_test_masks(tree, cfg: TreeMAEConfig, n_masks: int, *,
+                      seed: SeedLike) -> list[tuple]:
     """``n_masks`` held-out masks drawn like the training masks, as tuples of leaf names."""
+    _check_tree(tree)
+    n_masks = check_int("n_masks", n_masks, low=1)
     m = token_masking(n_masks, len(tree.leaves), cfg.mask_ratio, unit=cfg.unit,
                       shift=cfg.shift, seed=seed).mask
     return [tuple(v for v, b in zip(tree.leaves, row) if b > 0.5) for row in m]
@@ -266,8 +308,7 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
             feats = run.features(sample.x.float(), mask_vector(tree, masked))
             prof = leakage_profile(feats, sample, seed=seed)
             row = summarise_profile(tree, prof, masked, targets)
-            deepest = [v for v in row["predicted"]
-                       if not set(tree.children[v]) & set(row["predicted"])]
+            deepest = sorted(frontier(tree, row["predicted"]))
             c_true = torch.cat([sample.values[v] for v in deepest], dim=1)
             row["r2_chat_from_c"] = probe_r2(c_true, {"c_hat": feats}, seed=seed)["c_hat"][1]
             row.update(seed=seed, masked=list(masked), final_loss=run.final_loss)
@@ -279,13 +320,14 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
 
 def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: int = 0,
                              boundary_loss: bool = False, n_draws: int = 2000,
-                             seed: int = 0) -> float:
+                             seed: SeedLike = 0) -> float:
     """Mean predicted dim c over the masks the token MAE trains with (:func:`token_masking`).
 
     Same as :func:`mae_theory.theory.expected_shared_dim` except for the masked count,
-    ``round(r U)`` units here (symmetric in r <-> 1 - r) against the image rule there; with
-    ``boundary_loss`` the shared latents are those of the loss targets and the visible leaves,
-    and masks without any target count as dim 0.
+    ``round(r U)`` units here (symmetric in r <-> 1 - r) against the image rule there; the
+    masks come from :func:`~mae_theory.models.token.token_masking` and the mean from
+    :func:`mae_theory.theory.mean_shared_dim` (with ``boundary_loss`` the shared latents are
+    those of the loss targets and the visible leaves; masks without a target count as 0).
 
     Examples
     --------
@@ -294,16 +336,11 @@ def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: i
     >>> expected_dim_token_masks(t, 0.5, unit=4), expected_dim_token_masks(t, 0.9)
     (2.0, 6.0)
     """
+    _check_tree(tree)
+    n_draws = check_int("n_draws", n_draws, low=1)
     masks = token_masking(n_draws, len(tree.leaves), mask_ratio, unit=unit, shift=shift,
                           seed=seed).mask
-    total = 0
-    for row in masks:
-        masked = [v for v, b in zip(tree.leaves, row) if b > 0.5]
-        targets = loss_targets(tree, masked, boundary_loss)
-        if targets:
-            visible = set(tree.leaves) - set(masked)
-            total += information_dim(tree, mixed_nodes(tree, targets, visible))
-    return total / n_draws
+    return mean_shared_dim(tree, masks, boundary_loss=boundary_loss)
 
 
 def seed_means(rows: Sequence[dict], key: str) -> dict[int, float]:

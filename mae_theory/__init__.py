@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from . import (  # noqa: E402
     data,
     experiments,
+    fashion_mnist,
     hierarchy,
     hmm,
     interpolation,
@@ -26,8 +27,9 @@ from . import (  # noqa: E402
     theory,
     tree_mae,
 )
-from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
+from .data import ImageData, load_dataset, load_digits, synthetic_shapes  # noqa: E402
 from .experiments import load_result, run_experiment  # noqa: E402
+from .fashion_mnist import load_fashion_mnist  # noqa: E402
 from .hierarchy import LatentTree, Sample  # noqa: E402
 from .masking import (  # noqa: E402
     Masking,
@@ -162,6 +164,7 @@ __all__ = [
     "autocast",
     "block_mask",
     "data",
+    "fashion_mnist",
     "grid_mask",
     "load_dataset",
     "load_digits",

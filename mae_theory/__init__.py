@@ -9,11 +9,13 @@ plotting and widgets for all of them. The flat API below is what the chapters ca
 __version__ = "0.1.0"
 
 from . import (  # noqa: E402
+    attention_metrics,
     data,
     experiments,
     fashion_mnist,
     hierarchy,
     hmm,
+    image_quality,
     interpolation,
     masking,
     metrics,
@@ -176,6 +178,8 @@ __all__ = [
     "masking_from_mask",
     "mean_patch",
     "metrics",
+    "attention_metrics",
+    "image_quality",
     "models",
     "n_visible",
     "patchify",

@@ -38,6 +38,9 @@ from .trees import (
     shared_dim,
     shared_latents,
 )
+from .trees import (  # private: plotting.hierarchy validates masks with it
+    _masked_leaves as _masked_leaves,
+)
 
 __all__ = [
     "ROLES",

@@ -53,6 +53,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise TypeError(f"path must be a file path (str or path-like); got "
                         f"{type(path).__name__}.")
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file {path} does not exist (or is not a file); check the "
+                                "path, or let load_fashion_mnist find the files.")
     try:
         with open(path, "rb") as fh:
             gzipped = fh.read(2) == b"\x1f\x8b"

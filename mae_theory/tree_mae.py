@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .checks import check_int, describe
+from .checks import check_float, check_int, describe
 from .hierarchy import LatentTree
 from .models.token import TokenMAE, token_masking
 from .probes import LeakageProfile, RegressionProbeConfig, leakage_profile, probe_r2
@@ -46,6 +46,13 @@ if TYPE_CHECKING:  # annotations only (the runtime import line above belongs to 
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
 """Where cached experiment results live (``data/cache/`` of the repository)."""
+
+# One int seed per run seeds its parts apart by fixed offsets. Not derive_seed: the committed
+# cache of chapters 3-4 (data/cache/tree_mae-*.json) was computed with these offsets, and a
+# test recomputes one entry, so changing them means regenerating the cache.
+MODEL_SEED_OFFSET = 1000  # TokenMAE initialisation: seed + 1000
+PROBE_SEED_OFFSET = 10_000  # probe samples of the tree: 10_000 + seed
+MASK_SEED_OFFSET = 20_000  # random test masks: 20_000 + seed
 
 
 # --- the prediction for a split of the leaves ------------------------------------------------
@@ -83,10 +90,14 @@ def _names(name: str, leaves) -> frozenset:
         raise TypeError(f"{name} must be an iterable of leaf names, not the single string "
                         f"{leaves!r}; wrap it: [{leaves!r}].")
     try:
-        return frozenset(leaves)
+        items = list(leaves)
     except TypeError:
         raise TypeError(f"{name} must be an iterable of leaf names; got "
                         f"{describe(leaves)}.") from None
+    if not all(isinstance(v, str) for v in items):
+        raise TypeError(f"{name} must hold leaf names (str), e.g. ['x1', 'x2']; got "
+                        f"{describe(leaves)}.")
+    return frozenset(items)
 
 
 def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:
@@ -103,6 +114,9 @@ def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:
 def loss_targets(tree, masked: Iterable[str], boundary_loss: bool) -> frozenset[str]:
     """Masked leaves that count in the loss: all, or (T6) those with no visible sibling
     (:func:`mae_theory.theory.boundary_targets`)."""
+    _check_tree(tree)
+    if not isinstance(boundary_loss, bool):
+        raise TypeError(f"boundary_loss must be True or False; got {boundary_loss!r}.")
     return boundary_targets(tree, masked) if boundary_loss else _names("masked", masked)
 
 
@@ -124,6 +138,22 @@ class TreeMAEConfig:
     unit: int = 1  # u, consecutive leaves masked together
     shift: int = 0  # cyclic shift of the units (misalignment with the tree)
     boundary_loss: bool = False  # T6: no loss on masked leaves that have a visible sibling
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "hidden_dim", "depth", "steps", "batch_size", "unit"):
+            check_int(name, getattr(self, name))
+        check_int("n_train", self.n_train, low=2)
+        check_int("n_probe", self.n_probe, low=8, fix="The probes hold out half the samples.")
+        check_int("shift", self.shift, low=0)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_float("mask_ratio", self.mask_ratio, low=0.0, high=1.0, high_open=True, symbol="r")
+        if self.fixed_mask is not None and (
+                not isinstance(self.fixed_mask, tuple)
+                or not all(isinstance(v, str) for v in self.fixed_mask)):
+            raise TypeError(f"fixed_mask must be None or a tuple of leaf names; got "
+                            f"{describe(self.fixed_mask)}.")
+        if not isinstance(self.boundary_loss, bool):
+            raise TypeError(f"boundary_loss must be True or False; got {self.boundary_loss!r}.")
 
 
 @dataclass
@@ -147,9 +177,9 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
     """Sample ``cfg.n_train`` draws of ``tree`` and train a token MAE on them (CPU).
 
     ``trained=False`` returns the same model at initialisation (the control of T1).
-    ``seed`` is an int (>= 0), not any ``SeedLike``: the data, the model (``seed + 1000``) and
-    the probe samples (``10_000 + seed``) are seeded from it with fixed offsets, which the
-    committed cache of chapters 3-4 (``data/cache/tree_mae-*.json``) was computed with.
+    ``seed`` is an int (>= 0), not any ``SeedLike``: the data, the model
+    (``MODEL_SEED_OFFSET``) and the probe samples (``PROBE_SEED_OFFSET``) are seeded from it
+    with fixed offsets, which the committed cache of chapters 3-4 was computed with.
 
     Examples
     --------
@@ -173,7 +203,7 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
         groups = [names[tree.parents[v]] for v in tree.leaves]
     model = TokenMAE(len(tree.leaves), tree.leaf_dim, cfg.latent_dim, cfg.hidden_dim,
                      cfg.depth, fixed_mask=fixed, mask_shift=cfg.shift, loss_groups=groups,
-                     seed=seed + 1000)
+                     seed=seed + MODEL_SEED_OFFSET)
     loss = float("nan")
     if trained:
         threads = torch.get_num_threads()
@@ -203,7 +233,7 @@ def probe_mask(run: TreeMAERun, tree, masked: Sequence[str], sample=None, *,
     if not isinstance(run, TreeMAERun):
         raise TypeError(f"run must be a TreeMAERun (from train_tree_mae); got {describe(run)}.")
     if sample is None:
-        sample = tree.sample(run.config.n_probe, seed=10_000 + run.seed)
+        sample = tree.sample(run.config.n_probe, seed=PROBE_SEED_OFFSET + run.seed)
     feats = run.features(sample.x.float(), mask_vector(tree, masked))
     return leakage_profile(feats, sample, config or RegressionProbeConfig(), seed=seed)
 
@@ -218,9 +248,13 @@ def summarise_profile(tree, profile: LeakageProfile, masked: Iterable[str],
     in c), ``r2_visible_only`` (mean over noises of latents and leaves whose leaves are all
     visible: nuisance the encoder could carry but should not), and ``r2_root_linear``.
     """
-    masked = frozenset(masked)
+    _check_tree(tree)
+    if not isinstance(profile, LeakageProfile):
+        raise TypeError(f"profile must be a LeakageProfile (probe_mask); got "
+                        f"{describe(profile)}.")
+    masked = _names("masked", masked)
     visible = frozenset(tree.leaves) - masked
-    targets = masked if targets is None else frozenset(targets)
+    targets = masked if targets is None else _names("targets", targets)
     c = mixed_nodes(tree, targets, visible)
     own = {v: (profile.r2(v, "value") if v == tree.root else profile.r2(v, "noise"))
            for v in tree.nodes}
@@ -283,6 +317,17 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
         One :func:`summarise_profile` dict per (seed, test mask), plus ``seed``, ``masked``
         and ``final_loss``.
     """
+    _check_tree(tree)
+    if not isinstance(cfg, TreeMAEConfig):
+        raise TypeError(f"cfg must be a TreeMAEConfig; got {describe(cfg)}.")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise TypeError(f"seeds must be a non-empty sequence of int seeds, e.g. [0, 1, 2]; got "
+                        f"{describe(seeds)}.")
+    seeds = [check_int(f"seeds[{i}]", s, low=0) for i, s in enumerate(seeds)]
+    n_test_masks = check_int("n_test_masks", n_test_masks)
+    if test_masks is not None:
+        for m in test_masks:
+            mask_vector(tree, m)  # each a set of leaf names
     payload = {"cfg": dataclasses.asdict(cfg), "seeds": list(seeds), "trained": trained,
                "test_masks": None if test_masks is None else [list(m) for m in test_masks],
                "n_test_masks": n_test_masks, "tree": tree_spec, "schema": 1}
@@ -299,8 +344,8 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
         elif cfg.fixed_mask is not None:
             masks = [cfg.fixed_mask]
         else:
-            masks = random_test_masks(tree, cfg, n_test_masks, seed=20_000 + seed)
-        sample = tree.sample(cfg.n_probe, seed=10_000 + seed)
+            masks = random_test_masks(tree, cfg, n_test_masks, seed=MASK_SEED_OFFSET + seed)
+        sample = tree.sample(cfg.n_probe, seed=PROBE_SEED_OFFSET + seed)
         for masked in masks:
             targets = loss_targets(tree, masked, cfg.boundary_loss)
             if not targets:
@@ -345,6 +390,14 @@ def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: i
 
 def seed_means(rows: Sequence[dict], key: str) -> dict[int, float]:
     """Average ``row[key]`` over the test masks of each seed: ``{seed: mean}``."""
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) or not all(
+            isinstance(r, dict) and "seed" in r for r in rows):
+        raise TypeError(f"rows must be a sequence of result dicts with a 'seed' (from "
+                        f"run_mask_experiment); got {describe(rows)}.")
+    missing = [i for i, r in enumerate(rows) if key not in r] if isinstance(key, str) else [0]
+    if missing:
+        raise ValueError(f"key must name a field of every row; {key!r} is missing from row "
+                         f"{missing[0]} (fields: {sorted(rows[missing[0]])[:12]}).")
     out: dict[int, list] = {}
     for row in rows:
         out.setdefault(row["seed"], []).append(row[key])

@@ -59,7 +59,7 @@ def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Se
     >>> len(ax.patches) == len(t.nodes)
     True
     """
-    roles = node_roles(tree, masked, set(predicted))
+    roles = node_roles(tree, masked, predicted)
     nodes = list(tree.nodes)
     vals = _check_r2_rows("own_r2", own_r2, nodes)
     cvals = None if not control else _check_r2_rows("control", control, nodes)
@@ -153,6 +153,8 @@ def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None
     >>> len(ax.lines) >= 2
     True
     """
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        raise TypeError(f"x must be a sequence of positions; got {type(x).__name__}.")
     try:
         m = np.asarray(measured, dtype=float)
         th = np.asarray(theory, dtype=float)

@@ -350,6 +350,9 @@ def _as_rows(name: str, value) -> np.ndarray:
     if arr.ndim != 2 or arr.size == 0 or not np.isfinite(arr).all():
         raise ValueError(f"{name} must be a non-empty, finite (k, n) matrix; got shape "
                          f"{arr.shape}.")
+    if not np.abs(arr).sum(axis=1).all():
+        raise ValueError(f"{name} has an all-zero row; its row space has no direction there. "
+                         "Pass linearly independent rows.")
     return arr
 
 

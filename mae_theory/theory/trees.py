@@ -102,8 +102,7 @@ def mixed_latents(tree: LatentTree, first, second) -> frozenset[str]:
     chapter 4 scores only some masked leaves and uses the scored ones as ``first``
     (:func:`boundary_targets`). No validation beyond the tree: the callers check their leaf sets.
     """
-    _check_tree(tree)
-    first, second = frozenset(first), frozenset(second)
+    first, second = _leaf_set(tree, first, "first"), _leaf_set(tree, second, "second")
     return frozenset(v for v in tree.latents
                      if tree.descendant_leaves(v) & first and tree.descendant_leaves(v) & second)
 
@@ -111,8 +110,7 @@ def mixed_latents(tree: LatentTree, first, second) -> frozenset[str]:
 def information_dim(tree: LatentTree, nodes) -> int:
     """dim of the latents ``nodes`` jointly: ``root_dim`` for the root, ``noise_dim`` per other
     node (they must form a subtree containing the root, as mixed nodes do)."""
-    _check_tree(tree)
-    return sum(tree.own_dim(v) for v in nodes)
+    return sum(tree.own_dim(v) for v in _node_set(tree, nodes, "nodes"))
 
 
 def deepest_shared_latents(tree: LatentTree, masked) -> frozenset[str]:
@@ -139,12 +137,7 @@ def frontier(tree: LatentTree, nodes) -> frozenset[str]:
     >>> sorted(frontier(LatentTree.balanced(2, 2), {"r", "a"}))
     ['a']
     """
-    _check_tree(tree)
-    nodes = frozenset(nodes)
-    unknown = [v for v in nodes if v not in tree.children]
-    if unknown:
-        raise ValueError(f"nodes must be nodes of the tree; {sorted(map(str, unknown))} are not. "
-                         f"The nodes are {tree.nodes}.")
+    nodes = _node_set(tree, nodes, "nodes")
     return frozenset(v for v in nodes if not any(c in nodes for c in tree.children[v]))
 
 
@@ -223,22 +216,30 @@ def boundary_targets(tree: LatentTree, masked) -> frozenset[str]:
     return frozenset(v for v in masked if tree.descendant_leaves(tree.parents[v]) <= masked)
 
 
+def _node_set(tree: LatentTree, nodes, name: str, *, pool=None, kind: str = "nodes"):
+    """``nodes`` (names in ``pool``, default all nodes) as a frozenset, or raise naming it."""
+    _check_tree(tree)
+    pool = tree.nodes if pool is None else pool
+    one = "leaf" if kind == "leaves" else "node"
+    if isinstance(nodes, str):
+        raise TypeError(f"{name} must be an iterable of {one} names, not the single string "
+                        f"{nodes!r}; wrap it: [{nodes!r}].")
+    try:
+        out = frozenset(nodes)
+    except TypeError:
+        raise TypeError(f"{name} must be an iterable of {one} names; got "
+                        f"{describe(nodes)}.") from None
+    bad = [v for v in out if not isinstance(v, str) or v not in pool]
+    if bad:
+        raise ValueError(f"{name} must hold {kind} of the tree; {sorted(map(str, bad))} are not "
+                         f"{kind}. The {kind} are {tuple(pool)}.")
+    return out
+
+
 def _leaf_set(tree: LatentTree, leaves, name: str) -> frozenset[str]:
     """``leaves`` (names, possibly empty or all) as a frozenset, or raise naming ``name``."""
     _check_tree(tree)
-    if isinstance(leaves, str):
-        raise TypeError(f"{name} must be an iterable of leaf names, not the single string "
-                        f"{leaves!r}; wrap it: [{leaves!r}].")
-    try:
-        out = frozenset(leaves)
-    except TypeError:
-        raise TypeError(f"{name} must be an iterable of leaf names; got "
-                        f"{describe(leaves)}.") from None
-    bad = [v for v in out if not isinstance(v, str) or v not in tree.leaves]
-    if bad:
-        raise ValueError(f"{name} must hold leaves of the tree; {sorted(map(str, bad))} are not "
-                         f"leaves. The leaves are {tree.leaves}.")
-    return out
+    return _node_set(tree, leaves, name, pool=tree.leaves, kind="leaves")
 
 
 def node_roles(tree: LatentTree, masked, predicted=None) -> dict[str, str]:
@@ -258,7 +259,7 @@ def node_roles(tree: LatentTree, masked, predicted=None) -> dict[str, str]:
     """
     masked = _leaf_set(tree, masked, "masked")
     predicted = (shared_latents(tree, masked) if predicted is None
-                 else frozenset(predicted))
+                 else _node_set(tree, predicted, "predicted"))
     visible = frozenset(tree.leaves) - masked
     return {v: (ROLES[0] if v in predicted else
                 ROLES[1] if tree.descendant_leaves(v) <= visible else ROLES[2])

@@ -69,6 +69,16 @@ class SineField:
     phases: torch.Tensor  # (K,) phases phi_k
     amps: torch.Tensor  # (K, d) amplitudes a_k
 
+    def __post_init__(self) -> None:
+        check_tensor("freqs", self.freqs, ndim=2, symbol="w_k", shape_hint="(K, 2)")
+        check_tensor("phases", self.phases, ndim=1, symbol="phi_k", shape_hint="(K,)")
+        check_tensor("amps", self.amps, ndim=2, symbol="a_k", shape_hint="(K, d)")
+        k = self.freqs.shape[0]
+        if self.freqs.shape[1] != 2 or self.phases.shape != (k,) or self.amps.shape[0] != k:
+            raise ValueError(f"freqs (K, 2), phases (K,) and amps (K, d) must share K; got "
+                             f"{tuple(self.freqs.shape)}, {tuple(self.phases.shape)}, "
+                             f"{tuple(self.amps.shape)}.")
+
     def _arg(self, points: torch.Tensor) -> torch.Tensor:
         _check_points(points)
         return 2 * math.pi * points.double() @ self.freqs.T + self.phases

@@ -63,6 +63,8 @@ def test_field_input_validation():
         op.rough_patch_mean_error(16, 0.5, [1, 2.5])
     with pytest.raises(TypeError, match="field must be callable"):
         op.sample_field(3, 8)
+    with pytest.raises(ValueError, match=r"freqs \(K, 2\), phases \(K,\) and amps"):
+        op.SineField(torch.zeros(3, 2), torch.zeros(2), torch.zeros(3, 1))
 
 
 def test_rough_image_has_unit_variance_and_structure_function_slope_2h():

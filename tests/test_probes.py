@@ -121,3 +121,5 @@ def test_profile_lookup_refuses_unknown_kind_and_method():
         prof.r2("a", "latent")
     with pytest.raises(ValueError, match="method 'linear' or 'nonlinear'"):
         prof.as_dict("noise", "kernel")
+    with pytest.raises(ValueError, match="must be tuples of one length"):
+        LeakageProfile(("a", "b"), ("noise",), (0.1,), (0.2,))

@@ -238,6 +238,12 @@ class LeakageProfile:
     linear: tuple[float, ...]  # held-out R^2 of the ridge probe
     nonlinear: tuple[float, ...]  # held-out R^2 of the kernel-ridge probe
 
+    def __post_init__(self) -> None:
+        rows = (self.nodes, self.kinds, self.linear, self.nonlinear)
+        if not all(isinstance(r, tuple) for r in rows) or len({len(r) for r in rows}) != 1:
+            raise ValueError("nodes, kinds, linear and nonlinear must be tuples of one length "
+                             f"(one entry per row); got lengths {[len(r) for r in rows]}.")
+
     def r2(self, node: str, kind: str = "noise", method: str = "nonlinear") -> float:
         """The R^2 of one row, e.g. ``profile.r2("a", "noise")``."""
         if kind not in ("value", "noise"):

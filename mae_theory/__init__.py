@@ -1,23 +1,40 @@
 """mae_theory: the package behind *Understanding Masked Autoencoders*.
 
-Each module is one concept of the book, in reading order: runtime, masking, models, training
-(with batches, checkpoint, distributed, guard, throughput), data (chapter 1); hierarchy, theory,
-tree_mae, probes (chapters 2-4); domain, operators, metrics, propagation, interpolation
-(chapters 5-8); experiments and results (chapter 9); hmm, spectral (chapter 10); plotting and
-widgets for all of them. The flat API below is what the chapters call.
+One module per concept, in the book's reading order:
+
+* chapter 1 -- ``masking`` (patches and masks), ``models`` (the ViT MAE, official-compatible, and
+  its named sizes), ``training`` (the loop; its parts ``batches``, ``guard``, ``checkpoint``,
+  ``distributed``, ``throughput``), ``data`` and ``fashion_mnist`` (images), ``metrics``;
+* chapters 2-4 -- ``hierarchy`` (latent trees), ``theory`` (c(m) and its dimension; the linear
+  MAE), ``tree_mae`` (the token-MAE experiments), ``probes``;
+* chapters 5-8 -- ``domain``, ``operators``, ``attention_metrics``, ``propagation``,
+  ``interpolation``;
+* chapter 9 -- ``experiments`` (named sweeps and their CLI), ``results`` (validated result files
+  with provenance), ``image_quality``;
+* chapter 10 -- ``hmm``, ``spectral``;
+* everywhere -- ``runtime`` (devices, seeds), ``checks`` (boundary validation), ``verdicts``
+  (pre-registered claims), ``plotting``, ``widgets``.
+
+The flat names below are what the chapters and a user need most; everything else is reached
+through its module (``mt.operators.kernel_attention``, ``mt.tree_mae.run_mask_experiment``).
 """
 
 __version__ = "0.1.0"
 
 from . import (  # noqa: E402
+    attention_metrics,
     batches,
     checkpoint,
+    checks,
     data,
     distributed,
+    domain,
     experiments,
+    fashion_mnist,
     guard,
     hierarchy,
     hmm,
+    image_quality,
     interpolation,
     masking,
     metrics,
@@ -33,10 +50,12 @@ from . import (  # noqa: E402
     throughput,
     training,
     tree_mae,
+    verdicts,
 )
-from .data import ImageData, load_dataset, load_digits, load_fashion_mnist, synthetic_shapes  # noqa: E402
+from .data import ImageData, load_dataset, load_digits, synthetic_shapes  # noqa: E402
 from .experiments import run_experiment  # noqa: E402
-from .hierarchy import LatentTree, Sample  # noqa: E402
+from .fashion_mnist import load_fashion_mnist  # noqa: E402
+from .hierarchy import LatentTree  # noqa: E402
 from .masking import (  # noqa: E402
     Masking,
     block_mask,
@@ -76,105 +95,53 @@ from .models import (  # noqa: E402
     mae_tiny_patch4,
     mae_vit_base_patch16,
     sincos_pos_embed_2d,
-    token_masking,
-    uniformity_loss,
 )
-from .operators import (  # noqa: E402
-    attention_effective_rank,
-    attention_kernels,
-    kernel_attention,
-    kernel_spectrum,
-    patch_approximation,
-    patch_approximation_error,
-    rough_image,
-    smooth_image,
-    subset_attention,
-)
-from .probes import (  # noqa: E402
-    LeakageProfile,
-    ProbeResult,
-    RegressionProbeConfig,
-    kernel_r2,
-    knn_accuracy,
-    leakage_profile,
-    linear_probe,
-    linear_r2,
-    partial_finetune,
-    probe_r2,
-    r2_score,
-)
+from .probes import knn_accuracy, leakage_profile, linear_probe, partial_finetune, probe_r2  # noqa: E402
 from .results import load_result, provenance  # noqa: E402
-from .runtime import SeedLike, autocast, make_generator, resolve_device  # noqa: E402
+from .runtime import DeviceLike, SeedLike, make_generator, resolve_device  # noqa: E402
 from .theory import (  # noqa: E402
     deepest_shared_latents,
     expected_shared_dim,
     gaussian_r2,
-    leaf_units,
     shared_dim,
-    shared_dim_samples,
     shared_latents,
 )
-from .training import TrainConfig, TrainResult, lr_at, train  # noqa: E402
-from .tree_mae import TreeMAEConfig, run_mask_experiment, train_tree_mae  # noqa: E402
+from .training import TrainConfig, TrainResult, train  # noqa: E402
+from .verdicts import Claim, Equivalence, PairedTest, Tolerance, judge  # noqa: E402
 
+# names first, then the concept modules; both sorted (a test keeps it so)
 __all__ = [
-    "LinearMAE",
-    "UMAE",
-    "hmm",
-    "spectral",
-    "uniformity_loss",
-    "LeakageProfile",
-    "RegressionProbeConfig",
-    "TokenMAE",
-    "TreeMAEConfig",
-    "kernel_r2",
-    "leakage_profile",
-    "linear_r2",
-    "probe_r2",
-    "r2_score",
-    "run_mask_experiment",
-    "token_masking",
-    "train_tree_mae",
-    "tree_mae",
-    "experiments",
-    "probes",
-    "ProbeResult",
-    "knn_accuracy",
-    "linear_probe",
-    "load_result",
-    "partial_finetune",
-    "run_experiment",
-    "interpolation",
-    "propagation",
-    "operators",
-    "attention_effective_rank",
-    "attention_kernels",
-    "kernel_attention",
-    "kernel_spectrum",
-    "patch_approximation",
-    "patch_approximation_error",
-    "rough_image",
-    "smooth_image",
-    "subset_attention",
+    "Claim",
+    "DeviceLike",
+    "Equivalence",
+    "ImageData",
     "LatentTree",
-    "Sample",
+    "LinearMAE",
+    "MAE",
+    "Masking",
+    "PairedTest",
+    "SeedLike",
+    "TokenMAE",
+    "Tolerance",
+    "TrainConfig",
+    "TrainResult",
+    "UMAE",
+    "block_mask",
+    "cka_matrix",
     "deepest_shared_latents",
+    "effective_rank",
     "expected_shared_dim",
     "gaussian_r2",
-    "hierarchy",
-    "leaf_units",
-    "shared_dim",
-    "shared_dim_samples",
-    "shared_latents",
-    "theory",
-    "ssim",
-    "psnr",
-    "mean_attention_distance",
-    "masked_to_visible_attention",
+    "grid_mask",
+    "judge",
+    "knn_accuracy",
+    "leakage_profile",
     "linear_cka",
-    "effective_rank",
-    "cka_matrix",
-    "MAE",
+    "linear_probe",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_result",
     "mae_digits",
     "mae_digits_decoder",
     "mae_digits_deep",
@@ -187,44 +154,57 @@ __all__ = [
     "mae_tiny_patch2",
     "mae_tiny_patch4",
     "mae_vit_base_patch16",
-    "ImageData",
-    "Masking",
-    "SeedLike",
-    "TrainConfig",
-    "TrainResult",
-    "autocast",
-    "batches",
-    "block_mask",
-    "checkpoint",
-    "data",
-    "distributed",
-    "grid_mask",
-    "guard",
-    "load_dataset",
-    "load_digits",
-    "load_fashion_mnist",
-    "lr_at",
     "make_generator",
     "masked_mse",
-    "masking",
+    "masked_to_visible_attention",
     "masking_from_mask",
+    "mean_attention_distance",
     "mean_patch",
-    "metrics",
-    "models",
     "n_visible",
+    "partial_finetune",
     "patchify",
-    "plotting",
+    "probe_r2",
     "provenance",
+    "psnr",
     "random_masking",
     "resolve_device",
+    "run_experiment",
+    "shared_dim",
+    "shared_latents",
+    "sincos_pos_embed_2d",
+    "ssim",
+    "synthetic_shapes",
+    "train",
+    "unpatchify",
+    "attention_metrics",
+    "batches",
+    "checkpoint",
+    "checks",
+    "data",
+    "distributed",
+    "domain",
+    "experiments",
+    "fashion_mnist",
+    "guard",
+    "hierarchy",
+    "hmm",
+    "image_quality",
+    "interpolation",
+    "masking",
+    "metrics",
+    "models",
+    "operators",
+    "plotting",
+    "probes",
+    "propagation",
     "results",
     "runtime",
-    "sincos_pos_embed_2d",
-    "synthetic_shapes",
+    "spectral",
+    "theory",
     "throughput",
-    "train",
     "training",
-    "unpatchify",
+    "tree_mae",
+    "verdicts",
     "widgets",
 ]
 

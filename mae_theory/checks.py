@@ -95,7 +95,9 @@ def check_float(name: str, value, *, low: float | None = None, high: float | Non
     """
     lo = "(" if low_open else "["
     hi = ")" if high_open or high is None else "]"
-    interval = f"{lo}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{hi}"
+    left = "-inf" if low is None else low
+    right = "inf" if high is None else high
+    interval = f"{lo}{left}, {right}{hi}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _fail(TypeError, name, symbol, f"a number in {interval}", describe(value), fix)
     value = float(value)
@@ -134,7 +136,7 @@ def check_tensor(name: str, value, *, ndim: int | tuple[int, ...] | None = None,
     >>> check_tensor("feats", torch.tensor([[float("nan")]]), ndim=2)
     Traceback (most recent call last):
     ...
-    ValueError: feats must be finite (no NaN or inf); got 1 non-finite value(s). Drop or repair those entries first.
+    ValueError: feats must be finite (no NaN or inf); got 1 non-finite value(s). ...
     """
     shape_txt = f" of shape {shape_hint}" if shape_hint else ""
     if not isinstance(value, torch.Tensor):
@@ -181,7 +183,7 @@ def check_images(name: str, value, *, channels: int | None = None,
     >>> check_images("imgs", torch.zeros(2, 3, 8, 8), channels=1)
     Traceback (most recent call last):
     ...
-    ValueError: imgs must be images with C = 1 channel(s); got a torch.float32 tensor of shape (2, 3, 8, 8). Build the model with in_chans=3 or convert the images.
+    ValueError: imgs must be images with C = 1 channel(s); got a torch.float32 tensor ...
     """
     check_tensor(name, value, ndim=4, finite=False, shape_hint="(N, C, H, W)")
     if value.shape[0] == 0:

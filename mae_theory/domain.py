@@ -18,20 +18,27 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .checks import check_float, check_int, check_tensor, describe
 from .runtime import SeedLike, make_generator
 
 # ---------------------------------------------------------------- fields and synthetic images
 
 
-def _check_int(name: str, symbol: str, value, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} ({symbol}) must be an int >= {low}; got {value!r}.")
-
-
 def _check_points(points: torch.Tensor) -> None:
-    if not isinstance(points, torch.Tensor) or points.ndim != 2 or points.shape[1] != 2:
-        got = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
-        raise ValueError(f"points x must be a tensor of shape (M, 2) in [0, 1]^2; got {got}.")
+    check_tensor("points", points, ndim=2, symbol="x", shape_hint="(M, 2) in [0, 1]^2")
+    if points.shape[1] != 2:
+        raise ValueError(f"points (x) must be a tensor of shape (M, 2) in [0, 1]^2; got "
+                         f"{describe(points)}.")
+
+
+def _check_sizes(name: str, value, symbol: str) -> list[int]:
+    """An int or a 1-D sequence/array of ints >= 1 (patch sizes), as a list of ints."""
+    arr = np.atleast_1d(np.asarray(value, dtype=object))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} ({symbol}) must be an int or a 1-D sequence of ints; got "
+                         f"{describe(value)}.")
+    return [check_int(f"{name}[{i}]" if np.ndim(value) else name, v, symbol=symbol)
+            for i, v in enumerate(arr.tolist())]
 
 
 def cell_centres(m: int) -> torch.Tensor:
@@ -45,7 +52,7 @@ def cell_centres(m: int) -> torch.Tensor:
     >>> cell_centres(2).tolist()
     [[0.25, 0.25], [0.25, 0.75], [0.75, 0.25], [0.75, 0.75]]
     """
-    _check_int("m", "cells per side", m)
+    m = check_int("m", m, symbol="cells per side")
     t = (torch.arange(m, dtype=torch.float64) + 0.5) / m
     return torch.cartesian_prod(t, t)
 
@@ -61,6 +68,16 @@ class SineField:
     freqs: torch.Tensor  # (K, 2) frequencies w_k, cycles per unit length
     phases: torch.Tensor  # (K,) phases phi_k
     amps: torch.Tensor  # (K, d) amplitudes a_k
+
+    def __post_init__(self) -> None:
+        check_tensor("freqs", self.freqs, ndim=2, symbol="w_k", shape_hint="(K, 2)")
+        check_tensor("phases", self.phases, ndim=1, symbol="phi_k", shape_hint="(K,)")
+        check_tensor("amps", self.amps, ndim=2, symbol="a_k", shape_hint="(K, d)")
+        k = self.freqs.shape[0]
+        if self.freqs.shape[1] != 2 or self.phases.shape != (k,) or self.amps.shape[0] != k:
+            raise ValueError(f"freqs (K, 2), phases (K,) and amps (K, d) must share K; got "
+                             f"{tuple(self.freqs.shape)}, {tuple(self.phases.shape)}, "
+                             f"{tuple(self.amps.shape)}.")
 
     def _arg(self, points: torch.Tensor) -> torch.Tensor:
         _check_points(points)
@@ -88,10 +105,10 @@ def smooth_field(dim: int = 1, *, n_modes: int = 6, max_freq: float = 2.0,
     >>> f(cell_centres(4)).shape, f.grad(cell_centres(4)).shape
     (torch.Size([16, 3]), torch.Size([16, 3, 2]))
     """
-    _check_int("dim", "d", dim)
-    _check_int("n_modes", "K", n_modes)
-    if not max_freq > 0:
-        raise ValueError(f"max_freq must be > 0 (cycles per unit length); got {max_freq!r}.")
+    dim = check_int("dim", dim, symbol="d")
+    n_modes = check_int("n_modes", n_modes, symbol="K")
+    max_freq = check_float("max_freq", max_freq, low=0.0, low_open=True,
+                           symbol="cycles per unit length")
     g = make_generator(seed)
     freqs = (2 * torch.rand(n_modes, 2, generator=g, dtype=torch.float64) - 1) * max_freq
     phases = 2 * math.pi * torch.rand(n_modes, generator=g, dtype=torch.float64)
@@ -107,7 +124,10 @@ def sample_field(field, n: int) -> torch.Tensor:
     >>> sample_field(smooth_field(2, seed=0), 8).shape
     torch.Size([2, 8, 8])
     """
-    _check_int("n", "pixels per side", n)
+    n = check_int("n", n, symbol="pixels per side")
+    if not callable(field):
+        raise TypeError(f"field must be callable on points (M, 2), e.g. a SineField; got "
+                        f"{describe(field)}.")
     values = field(cell_centres(n))  # (n*n, d)
     return values.T.reshape(-1, n, n)
 
@@ -126,10 +146,9 @@ def smooth_image(n: int, *, n_modes: int = 6, max_freq: float = 2.0,
 
 def _rough_power(n: int, hurst: float) -> torch.Tensor:
     """Power ``|k|^{-(2H + 2)}`` of each Fourier mode of an n x n periodic grid, 0 at k = 0."""
-    _check_int("n", "pixels per side", n, low=2)
-    if not 0 < hurst < 1:
-        raise ValueError(f"hurst (Hoelder exponent H) must lie in (0, 1); got {hurst!r}. "
-                         "Use smooth_image for a smooth image.")
+    n = check_int("n", n, low=2, symbol="pixels per side")
+    hurst = check_float("hurst", hurst, low=0.0, high=1.0, low_open=True, high_open=True,
+                        symbol="Hoelder exponent H", fix="Use smooth_image for a smooth image.")
     k = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
     kk = torch.sqrt(k[:, None] ** 2 + k[None, :] ** 2)
     return torch.where(kk > 0, kk.clamp_min(1.0) ** -(2 * hurst + 2), torch.zeros_like(kk))
@@ -169,8 +188,7 @@ def rough_patch_mean_error(n: int, hurst: float, patch_size) -> np.ndarray:
     power = _rough_power(n, hurst)
     k = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
     out = []
-    for p in np.atleast_1d(patch_size).tolist():
-        _check_int("patch_size", "p", int(p))
+    for p in _check_sizes("patch_size", patch_size, "p"):
         num, den = torch.sin(math.pi * k * p / n), p * torch.sin(math.pi * k / n)
         d = torch.where(k == 0, torch.ones_like(k), num / torch.where(k == 0, 1.0, den))
         d2 = (d[:, None] * d[None, :]) ** 2
@@ -183,9 +201,10 @@ def rough_patch_mean_error(n: int, hurst: float, patch_size) -> np.ndarray:
 
 def _blocks(img: torch.Tensor, p: int) -> torch.Tensor:
     """(..., n, n) -> (..., n/p, n/p, p, p), checking that ``p`` divides ``n``."""
-    if not isinstance(img, torch.Tensor) or img.ndim < 2:
-        raise ValueError("img f must be a tensor of shape (..., n, n).")
-    _check_int("patch_size", "p", p)
+    check_tensor("img", img, symbol="f", shape_hint="(..., n, n)")
+    if img.ndim < 2:
+        raise ValueError(f"img (f) must be a tensor of shape (..., n, n); got {describe(img)}.")
+    p = check_int("patch_size", p, symbol="p")
     n1, n2 = img.shape[-2:]
     if n1 % p or n2 % p:
         raise ValueError(f"patch size p={p} must divide the image size {n1} x {n2}; "
@@ -222,8 +241,8 @@ def patch_approximation(img: torch.Tensor, patch_size: int, order: int = 0) -> t
     >>> bool(torch.allclose(patch_approximation(f, 2, order=1), f))  # planes are exact
     True
     """
-    if order not in (0, 1):
-        raise ValueError(f"order must be 0 (patch mean) or 1 (plane per patch); got {order!r}.")
+    order = check_int("order", order, low=0, high=1,
+                      fix="Use 0 (patch mean) or 1 (plane per patch).")
     x = _blocks(img, patch_size)
     out = x.mean(dim=(-2, -1), keepdim=True).expand_as(x)
     if order == 1:
@@ -264,8 +283,27 @@ def patch_mean_error_linear(grad_norm: float, patch_size, n: int):
     >>> abs(err - patch_mean_error_linear(1.0, 4, 8)) < 1e-6  # float32 image
     True
     """
-    out = grad_norm * np.sqrt((np.asarray(patch_size, dtype=float) ** 2 - 1) / 12) / n
+    grad_norm = check_float("grad_norm", grad_norm, low=0.0, symbol="|grad f|")
+    n = check_int("n", n, symbol="pixels per side")
+    sizes = np.array(_check_sizes("patch_size", patch_size, "p"), dtype=float)
+    if not np.ndim(patch_size):
+        sizes = sizes[0]
+    out = grad_norm * np.sqrt((sizes ** 2 - 1) / 12) / n
     return float(out) if np.ndim(out) == 0 else out
+
+
+def _positive(name: str, value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers (a sequence or an array); got "
+                        f"{describe(value)}.") from None
+    if not np.isfinite(arr).all() or (arr <= 0).any():
+        raise ValueError(f"{name} must be finite and > 0 (their logarithm is fitted); got "
+                         f"{arr.tolist() if arr.size <= 8 else describe(arr)}.")
+    return arr
 
 
 def fit_rate(h, errors) -> np.ndarray:
@@ -279,12 +317,22 @@ def fit_rate(h, errors) -> np.ndarray:
     >>> fit_rate(h, [3 * h**2, 5 * h**2]).round(6).tolist()
     [2.0, 2.0]
     """
-    logh = np.log(np.asarray(h, dtype=float))
-    loge = np.log(np.atleast_2d(np.asarray(errors, dtype=float)))
+    h, errors = _positive("h", h), _positive("errors", errors)
+    logh = np.log(h)
+    loge = np.log(np.atleast_2d(errors))
     if loge.shape[-1] != logh.size or logh.size < 2:
         raise ValueError(f"errors must have shape (K,) or (S, K) with K = len(h) = {logh.size} "
                          f">= 2; got {loge.shape}.")
     return np.polyfit(logh, loge.T, 1)[0]
+
+
+def _check_overlap(patch_size, stride, mask_ratio) -> tuple[int, int, float]:
+    patch_size = check_int("patch_size", patch_size, symbol="p")
+    stride = check_int("stride", stride, symbol="s")
+    if patch_size % stride:
+        raise ValueError(f"stride s={stride} must divide the patch size p={patch_size}.")
+    return patch_size, stride, check_float("mask_ratio", mask_ratio, low=0.0, high=1.0,
+                                           high_open=True, symbol="r")
 
 
 def overlap_leak(n_tokens: int, patch_size: int, stride: int, mask_ratio: float, *,
@@ -301,12 +349,8 @@ def overlap_leak(n_tokens: int, patch_size: int, stride: int, mask_ratio: float,
     >>> overlap_leak(8, 4, 4, 0.75, seed=0)
     0.0
     """
-    for name, v in [("n_tokens", n_tokens), ("patch_size", patch_size), ("stride", stride)]:
-        _check_int(name, {"patch_size": "p"}.get(name, name), v)
-    if patch_size % stride:
-        raise ValueError(f"stride s={stride} must divide the patch size p={patch_size}.")
-    if not 0 <= mask_ratio < 1:
-        raise ValueError(f"mask ratio r must lie in [0, 1); got {mask_ratio!r}.")
+    n_tokens = check_int("n_tokens", n_tokens, symbol="tokens per side")
+    patch_size, stride, mask_ratio = _check_overlap(patch_size, stride, mask_ratio)
     k = patch_size // stride
     masked = torch.rand(n_tokens, n_tokens, generator=make_generator(seed)) < mask_ratio
     # cell (a, b) of side `stride` is covered by tokens (a - i, b - j), 0 <= i, j < k
@@ -332,4 +376,5 @@ def overlap_leak_theory(patch_size: int, stride: int, mask_ratio: float) -> floa
     >>> overlap_leak_theory(4, 4, 0.75), overlap_leak_theory(4, 2, 0.5)
     (0.0, 0.875)
     """
+    patch_size, stride, mask_ratio = _check_overlap(patch_size, stride, mask_ratio)
     return 1.0 - mask_ratio ** ((patch_size // stride) ** 2 - 1)

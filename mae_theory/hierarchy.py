@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import check_float, check_int, check_tensor, describe
 from .runtime import DeviceLike, SeedLike, make_generator, resolve_device
 
 
@@ -112,17 +113,16 @@ class LatentTree:
     """
 
     def __init__(self, parents: Mapping, root_dim: int = 2, noise_dim: int = 2,
-                 leaf_dim: int | None = None, seed: SeedLike = 0, *, n_layers: int = 2,
+                 leaf_dim: int | None = None, *, seed: SeedLike = 0, n_layers: int = 2,
                  negative_slope: float = 0.2, tie_weights: bool = False) -> None:
         self.parents, self.root = _check_parents(parents)
-        for name, val, low in (("root_dim", root_dim, 1), ("noise_dim", noise_dim, 1),
-                               ("n_layers", n_layers, 1)):
-            if isinstance(val, bool) or not isinstance(val, int) or val < low:
-                raise ValueError(f"{name} must be an int >= {low}; got {val!r}. "
-                                 f"Pass e.g. {name}=2.")
-        if not 0.0 < float(negative_slope) <= 1.0:
-            raise ValueError("negative_slope (alpha) must lie in (0, 1] so that the leaky ReLU "
-                             f"is invertible; got {negative_slope!r}. Use e.g. 0.2.")
+        root_dim = check_int("root_dim", root_dim, symbol="dim z_root", fix="Pass e.g. root_dim=2.")
+        noise_dim = check_int("noise_dim", noise_dim, symbol="dim eps_v",
+                              fix="Pass e.g. noise_dim=2.")
+        n_layers = check_int("n_layers", n_layers, fix="Pass e.g. n_layers=2.")
+        negative_slope = check_float("negative_slope", negative_slope, low=0.0, high=1.0,
+                                     low_open=True, symbol="alpha",
+                                     fix="The leaky ReLU must be invertible: use e.g. 0.2.")
         kids: dict[str, list[str]] = {v: [] for v in self.parents}
         for v, p in self.parents.items():
             if p is not None:
@@ -151,11 +151,10 @@ class LatentTree:
         need = max(dims[v] for v in self.leaves)
         if leaf_dim is None:
             leaf_dim = need
-        if isinstance(leaf_dim, bool) or not isinstance(leaf_dim, int) or leaf_dim < need:
-            raise ValueError(f"leaf_dim (the token dimension d_x) must be an int >= {need}, the "
-                             "largest dim(parent) + noise_dim over the leaves, so that every "
-                             f"leaf is an injective function of (parent, noise); got "
-                             f"{leaf_dim!r}. Pass leaf_dim=None for the smallest valid d_x.")
+        leaf_dim = check_int("leaf_dim", leaf_dim, low=need, symbol="token dimension d_x",
+                             fix=f"{need} is the largest dim(parent) + noise_dim over the leaves, "
+                             "so that every leaf is an injective function of (parent, noise); "
+                             "pass leaf_dim=None for the smallest valid d_x.")
         for v in self.leaves:
             dims[v] = leaf_dim
         self.dims, self.leaf_dim = dims, leaf_dim
@@ -179,7 +178,7 @@ class LatentTree:
     def from_parents(cls, parents: Mapping, *, root_dim: int = 2, noise_dim: int = 2,
                      leaf_dim: int | None = None, seed: SeedLike = 0, **kwargs) -> LatentTree:
         """A tree from its parent map ``{node: parent or None}`` (see the class docstring)."""
-        return cls(parents, root_dim, noise_dim, leaf_dim, seed, **kwargs)
+        return cls(parents, root_dim, noise_dim, leaf_dim, seed=seed, **kwargs)
 
     @classmethod
     def balanced(cls, branching: int = 2, depth: int = 3, *, root_dim: int = 2,
@@ -196,9 +195,9 @@ class LatentTree:
         >>> len(t.nodes), t.leaves[:3], t.latents[:4], t.dims["aa"], t.leaf_dim
         (15, ('x1', 'x2', 'x3'), ('r', 'a', 'b', 'aa'), 6, 8)
         """
-        for name, val, low, high in (("branching", branching, 2, 26), ("depth", depth, 1, 12)):
-            if isinstance(val, bool) or not isinstance(val, int) or not low <= val <= high:
-                raise ValueError(f"{name} must be an int in [{low}, {high}]; got {val!r}.")
+        branching = check_int("branching", branching, low=2, high=26,
+                              symbol="children per latent")
+        depth = check_int("depth", depth, low=1, high=12, symbol="levels below the root")
         letters = "abcdefghijklmnopqrstuvwxyz"[:branching]
         parents: dict[str, str | None] = {"r": None}
         level = [""]
@@ -208,7 +207,7 @@ class LatentTree:
             level = nxt
         for i, p in enumerate(p for p in level for _ in letters):
             parents[f"x{i + 1}"] = p or "r"
-        return cls(parents, root_dim, noise_dim, leaf_dim, seed, **kwargs)
+        return cls(parents, root_dim, noise_dim, leaf_dim, seed=seed, **kwargs)
 
     # --- structure --------------------------------------------------------------------------
 
@@ -238,7 +237,7 @@ class LatentTree:
         return self.root_dim if node == self.root else self.noise_dim
 
     def _check_node(self, node) -> None:
-        if node not in self.parents:
+        if not isinstance(node, str) or node not in self.parents:
             raise ValueError(f"node {node!r} is not in the tree; its nodes are {self.nodes}.")
 
     # --- the generators g_v and their inverses --------------------------------------------
@@ -248,6 +247,15 @@ class LatentTree:
         if node == self.root:
             raise ValueError("the root has no generator; its value is its own noise.")
         self._check_node(node)
+        d = self.dims[self.parents[node]]
+        _check_rows("parent", parent, d, f"z_pa({node})")
+        _check_rows("noise", noise, self.noise_dim, f"eps_{node}")
+        if parent.shape[0] != noise.shape[0]:
+            raise ValueError(f"parent and noise must hold the same N rows; got "
+                             f"{parent.shape[0]} and {noise.shape[0]}.")
+        return self._generate(node, parent, noise)
+
+    def _generate(self, node: str, parent: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         qs, lift = self._weights[node]
         h = torch.cat([parent, noise], dim=1).to(torch.float32) @ qs[0].T
         for q in qs[1:]:
@@ -264,6 +272,7 @@ class LatentTree:
         if node == self.root:
             raise ValueError("the root has no parent to recover; pick a non-root node.")
         self._check_node(node)
+        _check_rows("value", value, self.dims[node], f"z_{node}")
         qs, lift = self._weights[node]
         h = value.to(torch.float32)
         if lift is not None:
@@ -282,13 +291,12 @@ class LatentTree:
 
         Drawn on the CPU (so a seed gives bit-identical values everywhere), then moved.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n (number of samples N) must be an int >= 1; got {n!r}.")
+        n = check_int("n", n, symbol="number of samples N")
         gen = make_generator(seed)
         values = {self.root: torch.randn(n, self.root_dim, generator=gen)}
         noises = {v: torch.randn(n, self.noise_dim, generator=gen) for v in self.nodes[1:]}
         for v in self.nodes[1:]:
-            values[v] = self.generate(v, values[self.parents[v]], noises[v])
+            values[v] = self._generate(v, values[self.parents[v]], noises[v])
         dev = resolve_device(device)
         values = {v: t.to(dev) for v, t in values.items()}
         noises = {v: t.to(dev) for v, t in noises.items()}
@@ -326,6 +334,10 @@ class LatentTree:
         (3, 1, 16, 16)
         """
         x = x.x if isinstance(x, Sample) else x
+        check_tensor("x", x, ndim=3, shape_hint="(N, L, d_x)")
+        if tuple(x.shape[1:]) != (len(self.leaves), self.leaf_dim):
+            raise ValueError(f"x must hold tokens (N, L, d_x) = (N, {len(self.leaves)}, "
+                             f"{self.leaf_dim}) of this tree; got {describe(x)}.")
         p = math.isqrt(self.leaf_dim)
         if p * p != self.leaf_dim:
             raise ValueError(f"as_images needs leaf_dim d_x = p*p (square patches); got d_x = "
@@ -344,14 +356,25 @@ class LatentTree:
                 f"leaf_dim={self.leaf_dim})")
 
 
+def _check_rows(name: str, value, width: int, symbol: str) -> None:
+    """``value`` must be a finite floating tensor (N, width)."""
+    check_tensor(name, value, ndim=2, symbol=symbol, shape_hint=f"(N, {width})")
+    if value.shape[1] != width:
+        raise ValueError(f"{name} ({symbol}) must have shape (N, {width}); got "
+                         f"{describe(value)}.")
+
+
 def _check_parents(parents) -> tuple[dict, str]:
     """Validate a parent map; return it as a dict and its root."""
-    if not isinstance(parents, Mapping) or not parents:
+    if not isinstance(parents, Mapping):
+        raise TypeError(f"parents must be a mapping {{node: parent or None}}; got "
+                        f"{describe(parents)}. Example: {{'r': None, 'x1': 'r', 'x2': 'r'}}.")
+    if not parents:
         raise ValueError("parents must be a non-empty mapping {node: parent or None}; got "
                          f"{parents!r}. Example: {{'r': None, 'x1': 'r', 'x2': 'r'}}.")
     for v, p in parents.items():
         if not isinstance(v, str) or not (p is None or isinstance(p, str)):
-            raise ValueError(f"node names must be str (parent None for the root); got "
+            raise TypeError(f"node names must be str (parent None for the root); got "
                              f"{v!r}: {p!r}. Name nodes with strings, e.g. 'x1'.")
     roots = [v for v, p in parents.items() if p is None]
     if len(roots) != 1:

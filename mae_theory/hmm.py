@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .checks import check_float, check_int, describe
 from .runtime import SeedLike, make_generator
 
 
@@ -51,17 +52,20 @@ class HMM:
     emission: np.ndarray
 
     def __post_init__(self):
-        pi, t, o = (np.asarray(a, dtype=float) for a in
-                    (self.initial, self.transition, self.emission))
+        pi, t, o = (_as_floats(name, a) for name, a in
+                    (("initial", self.initial), ("transition", self.transition),
+                     ("emission", self.emission)))
         k = pi.shape[0] if pi.ndim == 1 else -1
-        if pi.ndim != 1 or t.shape != (k, k) or o.ndim != 2 or o.shape[1] != k:
+        if (pi.ndim != 1 or k < 1 or t.shape != (k, k) or o.ndim != 2 or o.shape[1] != k
+                or o.shape[0] < 1):
             raise ValueError(
                 "HMM needs initial pi (K,), transition T (K, K) and emission O (V, K); got "
                 f"{pi.shape}, {t.shape}, {o.shape}."
             )
         for name, arr, axis in (("initial pi", pi, 0), ("transition T (rows)", t, 1),
                                 ("emission O (columns)", o, 0)):
-            if np.any(arr < -1e-12) or not np.allclose(arr.sum(axis=axis), 1.0, atol=1e-8):
+            if (not np.isfinite(arr).all() or np.any(arr < -1e-12)
+                    or not np.allclose(arr.sum(axis=axis), 1.0, atol=1e-8)):
                 raise ValueError(
                     f"{name} must be non-negative and sum to one; got sums "
                     f"{np.round(arr.sum(axis=axis), 6).tolist()}. Normalise it."
@@ -79,9 +83,26 @@ class HMM:
         return self.emission.shape[0]
 
 
-def _check_length(length: int) -> None:
-    if length not in (2, 3):
-        raise ValueError(f"sequence length T must be 2 or 3; got {length!r}.")
+def _as_floats(name: str, value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of probabilities; got "
+                        f"{describe(value)}.") from None
+
+
+def _check_hmm(hmm) -> HMM:
+    if not isinstance(hmm, HMM):
+        raise TypeError(f"hmm must be an HMM (e.g. random_hmm(3, 4, seed=0)); got "
+                        f"{describe(hmm)}.")
+    return hmm
+
+
+def _check_length(length: int) -> int:
+    return check_int("length", length, low=2, high=3, symbol="sequence length T",
+                     fix="This module handles pairs and triples only.")
 
 
 def joint_table(hmm: HMM, length: int = 3) -> np.ndarray:
@@ -93,15 +114,18 @@ def joint_table(hmm: HMM, length: int = 3) -> np.ndarray:
     >>> round(float(joint_table(hmm, 3).sum()), 12)
     1.0
     """
-    _check_length(length)
-    pi, t, o = hmm.initial, hmm.transition, hmm.emission
+    length = _check_length(length)
+    pi, t, o = _check_hmm(hmm).initial, hmm.transition, hmm.emission
     if length == 2:
         return np.einsum("a,ab,xa,yb->xy", pi, t, o, o)
     return np.einsum("a,ab,bc,xa,yb,zc->xyz", pi, t, t, o, o, o)
 
 
 def pairwise_conditional(hmm: HMM) -> np.ndarray:
-    """The optimal predictor of x2 from x1: ``P(x_2 = y | x_1 = x)``, shape (V, V), rows x."""
+    """The optimal predictor of x2 from x1: ``P(x_2 = y | x_1 = x)``, shape (V, V), rows x.
+
+    A symbol that never occurs has an undefined row (0/0): the table is then NaN there.
+    """
     pair = joint_table(hmm, 2)
     return pair / pair.sum(axis=1, keepdims=True)
 
@@ -120,11 +144,8 @@ def random_hmm(n_states: int, n_symbols: int, *, seed: SeedLike = None) -> HMM:
     >>> random_hmm(3, 4, seed=0).emission.shape
     (4, 3)
     """
-    if not (isinstance(n_states, int) and isinstance(n_symbols, int)) or min(
-            n_states, n_symbols) < 1:
-        raise ValueError(
-            f"n_states K and n_symbols V must be positive ints; got {n_states!r}, {n_symbols!r}."
-        )
+    n_states = check_int("n_states", n_states, symbol="K")
+    n_symbols = check_int("n_symbols", n_symbols, symbol="V")
     gen = make_generator(seed)
 
     def dirichlet(shape):  # normalised exponentials are Dirichlet(1)
@@ -155,14 +176,20 @@ def pairwise_twin(hmm: HMM, direction, step: float = 1.0) -> HMM:
     >>> bool(np.allclose(pairwise_conditional(twin), pairwise_conditional(hmm)))
     True
     """
-    k = hmm.n_states
-    g = np.asarray(direction, dtype=float)
-    if g.shape != (k, k):
-        raise ValueError(f"direction G must be a (K, K) = ({k}, {k}) matrix; got {g.shape}.")
+    k = _check_hmm(hmm).n_states
+    g = _as_floats("direction", direction)
+    if g.shape != (k, k) or not np.isfinite(g).all():
+        raise ValueError(f"direction G must be a finite (K, K) = ({k}, {k}) matrix; got "
+                         f"{describe(g)}.")
+    step = check_float("step", step)
     g = g - g.mean(axis=0, keepdims=True)
     s = np.eye(k) + step * g
     joint = np.diag(hmm.initial) @ hmm.transition
-    s_inv = np.linalg.inv(s)
+    try:
+        s_inv = np.linalg.inv(s)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"step {step} makes S = I + step * G singular; use a smaller step or "
+                         "another direction.") from None
     joint2 = s_inv @ joint @ s_inv.T
     emission2 = hmm.emission @ s
     if joint2.min() < 0 or emission2.min() < 0:
@@ -182,9 +209,9 @@ def sample_hmm(hmm: HMM, n: int, length: int = 3, *, seed: SeedLike = None) -> t
     >>> sample_hmm(random_hmm(2, 3, seed=0), 5, 3, seed=0).shape
     torch.Size([5, 3])
     """
-    _check_length(length)
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (number of sequences) must be a positive int; got {n!r}.")
+    length = _check_length(length)
+    _check_hmm(hmm)
+    n = check_int("n", n, symbol="number of sequences")
     gen = make_generator(seed)
     t = torch.as_tensor(hmm.transition)
     o = torch.as_tensor(hmm.emission.T)  # (K, V): rows are P(x | h)
@@ -199,8 +226,18 @@ def sample_hmm(hmm: HMM, n: int, length: int = 3, *, seed: SeedLike = None) -> t
 
 def count_table(sequences: torch.Tensor, n_symbols: int) -> np.ndarray:
     """Counts of each observed tuple, an array of shape ``(V,) * T``."""
-    seq = torch.as_tensor(sequences).long()
-    if seq.ndim != 2 or seq.shape[1] not in (2, 3) or seq.min() < 0 or seq.max() >= n_symbols:
+    n_symbols = check_int("n_symbols", n_symbols, symbol="V")
+    if isinstance(sequences, np.ndarray):
+        sequences = torch.from_numpy(sequences)
+    if not isinstance(sequences, torch.Tensor):
+        raise TypeError(f"sequences must be a tensor (or numpy array) of symbols (n, T); got "
+                        f"{describe(sequences)}.")
+    if sequences.is_floating_point() or sequences.is_complex() or sequences.dtype == torch.bool:
+        raise TypeError(f"sequences must hold integer symbols; got {describe(sequences)}. "
+                        "Convert them with .long() if they are whole numbers.")
+    seq = sequences.long()
+    if (seq.numel() == 0 or seq.ndim != 2 or seq.shape[1] not in (2, 3) or seq.min() < 0
+            or seq.max() >= n_symbols):
         raise ValueError(
             f"sequences must be (n, T) symbols in [0, V={n_symbols}) with T in {{2, 3}}; got "
             f"shape {tuple(seq.shape)}."
@@ -232,8 +269,14 @@ def fit_hmm(counts, n_states: int, *, iters: int = 500, seed: SeedLike = None):
     >>> fitted.emission.shape, ll < 0
     ((3, 2), True)
     """
-    counts = np.asarray(counts, dtype=float)
-    _check_length(counts.ndim)
+    counts = _as_floats("counts", counts)
+    if counts.ndim not in (2, 3) or len(set(counts.shape)) != 1:
+        raise ValueError(f"counts must be a (V, V) or (V, V, V) table of pair or triple counts "
+                         f"(count_table); got shape {counts.shape}.")
+    if not np.isfinite(counts).all() or (counts < 0).any() or counts.sum() <= 0:
+        raise ValueError("counts must be finite, non-negative and not all zero.")
+    n_states = check_int("n_states", n_states, symbol="K")
+    iters = check_int("iters", iters, low=0)
     v, length = counts.shape[0], counts.ndim
     model = random_hmm(n_states, v, seed=seed)
     pi, t, o = model.initial, model.transition, model.emission
@@ -278,6 +321,8 @@ def parameter_error(fitted: HMM, true: HMM) -> float:
     >>> parameter_error(relabelled, hmm)
     0.0
     """
+    _check_hmm(fitted)
+    _check_hmm(true)
     if fitted.emission.shape != true.emission.shape:
         raise ValueError(
             f"the HMMs differ in (V, K): {fitted.emission.shape} vs {true.emission.shape}."

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .checks import check_images, check_int, check_tensor, describe
 from .domain import (
     SineField,
-    _check_int,
     _check_points,
     cell_centres,
     fit_rate,
@@ -96,10 +96,23 @@ def gauss_legendre_nodes(m: int) -> tuple[torch.Tensor, torch.Tensor]:
     >>> round(float((w * x[:, 0] ** 4).sum()), 12)  # int_0^1 x^4 dx
     0.2
     """
-    _check_int("m", "nodes per side", m)
+    m = check_int("m", m, symbol="nodes per side")
     t, w = np.polynomial.legendre.leggauss(m)
     t, w = torch.tensor((t + 1) / 2), torch.tensor(w / 2)
     return torch.cartesian_prod(t, t), torch.outer(w, w).reshape(-1)
+
+
+def _check_qkv(queries, keys, values) -> None:
+    """Queries (M, d), keys (J, d), values (J, d_v): finite floating tensors that fit."""
+    check_tensor("queries", queries, ndim=2, symbol="q", shape_hint="(M, d)")
+    check_tensor("keys", keys, ndim=2, symbol="k", shape_hint="(J, d)")
+    check_tensor("values", values, ndim=2, symbol="v", shape_hint="(J, d_v)")
+    if queries.shape[1] != keys.shape[1] or queries.shape[1] == 0:
+        raise ValueError(f"queries (M, d) and keys (J, d) need the same width d >= 1; got "
+                         f"{tuple(queries.shape)} and {tuple(keys.shape)}.")
+    if keys.shape[0] == 0 or values.shape[0] != keys.shape[0]:
+        raise ValueError(f"values must have shape (J, d_v) with J = {keys.shape[0]} >= 1 keys; "
+                         f"got {tuple(values.shape)}.")
 
 
 def kernel_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -125,14 +138,10 @@ def kernel_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Te
     >>> bool(torch.allclose(kernel_attention(q, k, v, torch.full((5,), 0.2)), a))
     True
     """
-    if queries.ndim != 2 or keys.ndim != 2 or queries.shape[1] != keys.shape[1]:
-        raise ValueError(f"queries (M, d) and keys (J, d) need the same width d; got "
-                         f"{tuple(queries.shape)} and {tuple(keys.shape)}.")
-    if values.ndim != 2 or values.shape[0] != keys.shape[0]:
-        raise ValueError(f"values must have shape (J, d_v) with J = {keys.shape[0]} keys; got "
-                         f"{tuple(values.shape)}.")
+    _check_qkv(queries, keys, values)
     logits = queries @ keys.T / math.sqrt(queries.shape[1])
     if weights is not None:
+        check_tensor("weights", weights, ndim=1, symbol="w", shape_hint="(J,)")
         if weights.shape != (keys.shape[0],) or not bool((weights > 0).all()):
             raise ValueError(f"weights w must be positive with shape ({keys.shape[0]},); got "
                              f"shape {tuple(weights.shape)}.")
@@ -154,6 +163,11 @@ def integral_attention(x: torch.Tensor, q, k, v, nodes: torch.Tensor,
     True
     """
     _check_points(x)
+    _check_points(nodes)
+    for name, f in (("q", q), ("k", k), ("v", v)):
+        if not callable(f):
+            raise TypeError(f"{name} must be a feature field, a callable (M, 2) -> (M, d) such "
+                            f"as smooth_field(4); got {describe(f)}.")
     return kernel_attention(q(x), k(nodes), v(nodes), weights)
 
 
@@ -167,6 +181,12 @@ class PatchConstant:
 
     field: object  # the field f: a callable (M, 2) -> (M, d)
     m: int  # patches per side, h = 1/m
+
+    def __post_init__(self) -> None:
+        if not callable(self.field):
+            raise TypeError(f"field must be a callable (M, 2) -> (M, d); got "
+                            f"{describe(self.field)}.")
+        check_int("m", self.m, symbol="patches per side")
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
         _check_points(points)
@@ -188,11 +208,11 @@ def subset_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Te
     >>> bool(torch.allclose(full, kernel_attention(q, k, v)))
     True
     """
+    _check_qkv(queries, keys, values)
     n_keys = keys.shape[0]
-    _check_int("n_visible", "|V|", n_visible)
-    if n_visible > n_keys:
-        raise ValueError(f"n_visible |V| must be at most the number of tokens J = {n_keys}; "
-                         f"got {n_visible}.")
+    n_visible = check_int("n_visible", n_visible, high=n_keys, symbol="|V|",
+                          fix=f"|V| counts kept tokens, at most J = {n_keys}.")
+    n_draws = check_int("n_draws", n_draws)
     g = make_generator(seed)
     out = []
     for _ in range(n_draws):
@@ -216,8 +236,12 @@ def subset_attention_error_theory(queries: torch.Tensor, keys: torch.Tensor,
     >>> float(subset_attention_error_theory(q, k, v, 6))
     0.0
     """
-    w = torch.softmax(queries @ keys.T / math.sqrt(queries.shape[1]), dim=-1)  # w / sum w
+    _check_qkv(queries, keys, values)
     n_keys = keys.shape[0]
+    for i, n in enumerate(np.atleast_1d(np.asarray(n_visible, dtype=object)).tolist()):
+        check_int("n_visible" if not np.ndim(n_visible) else f"n_visible[{i}]", n,
+                  high=n_keys, symbol="|V|")
+    w = torch.softmax(queries @ keys.T / math.sqrt(queries.shape[1]), dim=-1)  # w / sum w
     target = w @ values  # (M, d_v)
     resid = values[None, :, :] - target[:, None, :]  # (M, J, d_v)
     sigma2 = ((n_keys * w[..., None]) ** 2 * resid**2).mean(dim=1)  # (M, d_v)
@@ -242,6 +266,9 @@ def attention_kernels(model, imgs: torch.Tensor, *, masking=None, part: str = "e
     >>> attention_kernels(mae, torch.zeros(3, 1, 8, 8)).shape
     torch.Size([2, 3, 2, 16, 16])
     """
+    if not hasattr(model, "attention_maps"):
+        raise TypeError(f"model must be an MAE (with attention_maps); got {describe(model)}.")
+    check_images("imgs", imgs)
     if part not in ("encoder", "decoder"):
         raise ValueError(f"part must be 'encoder' or 'decoder'; got {part!r}.")
     if part == "decoder" and masking is None:
@@ -263,8 +290,10 @@ def kernel_spectrum(kernels: torch.Tensor) -> torch.Tensor:
     >>> kernel_spectrum(torch.full((4, 4), 0.25)).round(decimals=6).tolist()
     [1.0, 0.0, 0.0, 0.0]
     """
-    if kernels.ndim < 2:
-        raise ValueError(f"kernels must have shape (..., T, T); got {tuple(kernels.shape)}.")
+    check_tensor("kernels", kernels, shape_hint="(..., T, T)")
+    if kernels.ndim < 2 or kernels.shape[-1] != kernels.shape[-2] or kernels.numel() == 0:
+        raise ValueError(f"kernels must have shape (..., T, T) with T >= 1; got "
+                         f"{describe(kernels)}.")
     return torch.linalg.svdvals(kernels.double())
 
 

@@ -12,9 +12,12 @@ and project images onto a chosen set ``S`` of components.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
+
+from .checks import check_float, check_tensor, describe
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,10 @@ def fit_pca(x: torch.Tensor) -> PCA:
     >>> [round(v, 4) for v in pca.variances.tolist()]
     [0.6667, 0.0067]
     """
-    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] < 2:
-        raise ValueError(
-            "x must be a tensor of N >= 2 samples, shape (N, ...); got "
-            f"{type(x).__name__}{tuple(getattr(x, 'shape', ()))}."
-        )
+    check_tensor("x", x, shape_hint="(N, ...)")
+    if x.ndim < 2 or x.shape[0] < 2 or x[0].numel() == 0:
+        raise ValueError(f"x must be a tensor of N >= 2 samples, shape (N, ...); got "
+                         f"{describe(x)}.")
     flat = x.reshape(x.shape[0], -1).double()
     mean = flat.mean(dim=0)
     cov = (flat - mean).T @ (flat - mean) / (flat.shape[0] - 1)
@@ -66,8 +68,28 @@ def fit_pca(x: torch.Tensor) -> PCA:
     return PCA(mean, evecs[:, order].T.contiguous(), evals[order].clamp_min(0))
 
 
+def _check_pca(pca) -> PCA:
+    if not isinstance(pca, PCA):
+        raise TypeError(f"pca must be a PCA from fit_pca; got {describe(pca)}.")
+    if not float(pca.variances.sum()) > 0:
+        raise ValueError("the data have zero variance (every sample is the same): variance "
+                         "shares are undefined. Fit the PCA on varied samples.")
+    return pca
+
+
 def _check_dims(pca: PCA, dims) -> torch.Tensor:
-    idx = torch.as_tensor(dims, dtype=torch.long).reshape(-1)
+    _check_pca(pca)
+    if isinstance(dims, torch.Tensor):
+        items = dims.reshape(-1).tolist() if not dims.is_floating_point() else [dims]
+    else:
+        try:
+            items = list(dims) if not isinstance(dims, (str, bytes)) else [dims]
+        except TypeError:
+            items = [dims]
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+        raise TypeError(f"dims S must be integer component indices (a sequence, range or "
+                        f"integer tensor); got {describe(dims)}.")
+    idx = torch.as_tensor([int(v) for v in items], dtype=torch.long).reshape(-1)
     if idx.numel() == 0 or idx.min() < 0 or idx.max() >= pca.dim or idx.unique().numel() != \
             idx.numel():
         raise ValueError(
@@ -99,8 +121,8 @@ def top_dims(pca: PCA, share: float) -> torch.Tensor:
     >>> top_dims(pca, 1.0).tolist()
     [0, 1, 2, 3, 4]
     """
-    if not 0 < share <= 1:
-        raise ValueError(f"share must lie in (0, 1]; got {share!r}.")
+    share = check_float("share", share, low=0.0, high=1.0, low_open=True)
+    _check_pca(pca)
     cum = torch.cumsum(pca.variances, 0) / pca.variances.sum()
     k = int(torch.searchsorted(cum, torch.tensor(share, dtype=cum.dtype) - 1e-12)) + 1
     return torch.arange(min(k, pca.dim))
@@ -115,8 +137,8 @@ def bottom_dims(pca: PCA, share: float) -> torch.Tensor:
     >>> bottom_dims(pca, 1e-9).tolist()
     [4]
     """
-    if not 0 < share <= 1:
-        raise ValueError(f"share must lie in (0, 1]; got {share!r}.")
+    share = check_float("share", share, low=0.0, high=1.0, low_open=True)
+    _check_pca(pca)
     cum = torch.cumsum(pca.variances.flip(0), 0) / pca.variances.sum()
     k = int(torch.searchsorted(cum, torch.tensor(share, dtype=cum.dtype) - 1e-12)) + 1
     return torch.arange(pca.dim - min(k, pca.dim), pca.dim)
@@ -144,7 +166,8 @@ def project(x: torch.Tensor, pca: PCA, dims, *, coordinates: bool = False) -> to
     [2.0, 0.0]
     """
     idx = _check_dims(pca, dims)
-    if not isinstance(x, torch.Tensor) or x[0].numel() != pca.dim:
+    check_tensor("x", x, shape_hint=f"(N, ...) with D={pca.dim} values per sample")
+    if x.ndim < 1 or x.shape[0] == 0 or x[0].numel() != pca.dim:
         raise ValueError(
             f"x must be a tensor of samples with D={pca.dim} values each; got shape "
             f"{tuple(getattr(x, 'shape', ()))}."

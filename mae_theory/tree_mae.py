@@ -7,9 +7,10 @@ encoder's representation of the *visible* tokens of a test mask with the regress
 :mod:`mae_theory.probes` (the leakage profile), and compare with Kong et al.'s prediction: the
 representation carries exactly the mixed latents c(m).
 
-Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`, built on
-:func:`~mae_theory.theory.mixed_latents` and :func:`~mae_theory.theory.information_dim`), the
-config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`), probing
+Every prediction comes from :mod:`mae_theory.theory` (mixed latents, their dimension, the T6
+boundary targets, the frontier of c(m), the mean dimension over masks); this module only adds
+the experiment. Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`),
+the config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`), probing
 (:func:`probe_mask`, :func:`summarise_profile`), and the cached experiment drivers.
 """
 
@@ -24,14 +25,31 @@ from pathlib import Path
 
 import torch
 
+from .checks import check_float, check_int, describe
+from .hierarchy import LatentTree
 from .models.token import TokenMAE, token_masking
 from .probes import LeakageProfile, RegressionProbeConfig, leakage_profile, probe_r2
 from .results import provenance, save_json
-from .theory import information_dim, mixed_latents
+from .runtime import SeedLike
+from .theory import (
+    boundary_targets,
+    frontier,
+    information_dim,
+    mean_shared_dim,
+    mixed_latents,
+    node_roles,
+)
 from .training import TrainConfig, train
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
 """Where cached experiment results live (``data/cache/`` of the repository)."""
+
+# One int seed per run seeds its parts apart by fixed offsets. Not derive_seed: the committed
+# cache of chapters 3-4 (data/cache/tree_mae-*.json) was computed with these offsets, and a
+# test recomputes one entry, so changing them means regenerating the cache.
+MODEL_SEED_OFFSET = 1000  # TokenMAE initialisation: seed + 1000
+PROBE_SEED_OFFSET = 10_000  # probe samples of the tree: 10_000 + seed
+MASK_SEED_OFFSET = 20_000  # random test masks: 20_000 + seed
 
 
 # --- the prediction for a split of the leaves ------------------------------------------------
@@ -49,7 +67,8 @@ def mixed_nodes(tree, targets: Iterable[str], visible: Iterable[str]) -> frozens
     >>> sorted(mixed_nodes(t, ["x1"], [v for v in t.leaves if v != "x1"]))
     ['a', 'aa', 'r']
     """
-    targets, visible = frozenset(targets), frozenset(visible)
+    _check_tree(tree)
+    targets, visible = _names("targets", targets), _names("visible", visible)
     unknown = (targets | visible) - set(tree.leaves)
     if unknown or not targets or not visible or targets & visible:
         raise ValueError(f"targets and visible must be disjoint, non-empty sets of leaves of "
@@ -57,9 +76,31 @@ def mixed_nodes(tree, targets: Iterable[str], visible: Iterable[str]) -> frozens
     return mixed_latents(tree, targets, visible)
 
 
+def _check_tree(tree) -> None:
+    if not isinstance(tree, LatentTree):
+        raise TypeError(f"tree must be a LatentTree (mae_theory.hierarchy); got "
+                        f"{describe(tree)}.")
+
+
+def _names(name: str, leaves) -> frozenset:
+    if isinstance(leaves, str):
+        raise TypeError(f"{name} must be an iterable of leaf names, not the single string "
+                        f"{leaves!r}; wrap it: [{leaves!r}].")
+    try:
+        items = list(leaves)
+    except TypeError:
+        raise TypeError(f"{name} must be an iterable of leaf names; got "
+                        f"{describe(leaves)}.") from None
+    if not all(isinstance(v, str) for v in items):
+        raise TypeError(f"{name} must hold leaf names (str), e.g. ['x1', 'x2']; got "
+                        f"{describe(leaves)}.")
+    return frozenset(items)
+
+
 def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:
     """The mask over the tree's tokens (1 = masked) for a set of leaf names, shape (L,)."""
-    masked = set(masked)
+    _check_tree(tree)
+    masked = set(_names("masked", masked))
     unknown = masked - set(tree.leaves)
     if unknown:
         raise ValueError(f"masked leaves {sorted(unknown)} are not leaves of the tree; its "
@@ -68,12 +109,12 @@ def mask_vector(tree, masked: Iterable[str]) -> torch.Tensor:
 
 
 def loss_targets(tree, masked: Iterable[str], boundary_loss: bool) -> frozenset[str]:
-    """Masked leaves that count in the loss: all, or (T6) those with no visible sibling."""
-    masked = frozenset(masked)
-    if not boundary_loss:
-        return masked
-    return frozenset(v for v in masked
-                     if tree.descendant_leaves(tree.parents[v]) <= masked)
+    """Masked leaves that count in the loss: all, or (T6) those with no visible sibling
+    (:func:`mae_theory.theory.boundary_targets`)."""
+    _check_tree(tree)
+    if not isinstance(boundary_loss, bool):
+        raise TypeError(f"boundary_loss must be True or False; got {boundary_loss!r}.")
+    return boundary_targets(tree, masked) if boundary_loss else _names("masked", masked)
 
 
 # --- config and training ---------------------------------------------------------------------
@@ -94,6 +135,22 @@ class TreeMAEConfig:
     unit: int = 1  # u, consecutive leaves masked together
     shift: int = 0  # cyclic shift of the units (misalignment with the tree)
     boundary_loss: bool = False  # T6: no loss on masked leaves that have a visible sibling
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "hidden_dim", "depth", "steps", "batch_size", "unit"):
+            check_int(name, getattr(self, name))
+        check_int("n_train", self.n_train, low=2)
+        check_int("n_probe", self.n_probe, low=8, fix="The probes hold out half the samples.")
+        check_int("shift", self.shift, low=0)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_float("mask_ratio", self.mask_ratio, low=0.0, high=1.0, high_open=True, symbol="r")
+        if self.fixed_mask is not None and (
+                not isinstance(self.fixed_mask, tuple)
+                or not all(isinstance(v, str) for v in self.fixed_mask)):
+            raise TypeError(f"fixed_mask must be None or a tuple of leaf names; got "
+                            f"{describe(self.fixed_mask)}.")
+        if not isinstance(self.boundary_loss, bool):
+            raise TypeError(f"boundary_loss must be True or False; got {self.boundary_loss!r}.")
 
 
 @dataclass
@@ -117,6 +174,9 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
     """Sample ``cfg.n_train`` draws of ``tree`` and train a token MAE on them (CPU).
 
     ``trained=False`` returns the same model at initialisation (the control of T1).
+    ``seed`` is an int (>= 0), not any ``SeedLike``: the data, the model
+    (``MODEL_SEED_OFFSET``) and the probe samples (``PROBE_SEED_OFFSET``) are seeded from it
+    with fixed offsets, which the committed cache of chapters 3-4 was computed with.
 
     Examples
     --------
@@ -127,8 +187,10 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
     >>> tuple(run.features(t.sample(3, seed=1).x, mask_vector(t, ["x1", "x2"])).shape)
     (3, 2)
     """
+    _check_tree(tree)
     if not isinstance(cfg, TreeMAEConfig):
         raise TypeError(f"cfg must be a TreeMAEConfig; got {type(cfg).__name__}.")
+    seed = check_int("seed", seed, low=0, fix="The tree runs take an int seed (see above).")
     x = tree.sample(cfg.n_train, seed=seed).x.float()
     mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
     fixed = None if cfg.fixed_mask is None else mask_vector(tree, cfg.fixed_mask)
@@ -138,7 +200,7 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
         groups = [names[tree.parents[v]] for v in tree.leaves]
     model = TokenMAE(len(tree.leaves), tree.leaf_dim, cfg.latent_dim, cfg.hidden_dim,
                      cfg.depth, fixed_mask=fixed, mask_shift=cfg.shift, loss_groups=groups,
-                     seed=seed + 1000)
+                     seed=seed + MODEL_SEED_OFFSET)
     loss = float("nan")
     if trained:
         tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -154,13 +216,16 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
 # --- probing ---------------------------------------------------------------------------------
 def probe_mask(run: TreeMAERun, tree, masked: Sequence[str], sample=None, *,
                config: RegressionProbeConfig | None = None,
-               seed: int = 0) -> LeakageProfile:
+               seed: SeedLike = 0) -> LeakageProfile:
     """Leakage profile of c-hat = E(visible tokens) under the fixed mask ``masked`` (leaf names).
 
-    ``sample`` defaults to ``run.config.n_probe`` fresh draws (seeded apart from training data).
+    ``sample`` defaults to ``run.config.n_probe`` fresh draws (seeded apart from training data);
+    ``seed`` seeds the probes' split.
     """
+    if not isinstance(run, TreeMAERun):
+        raise TypeError(f"run must be a TreeMAERun (from train_tree_mae); got {describe(run)}.")
     if sample is None:
-        sample = tree.sample(run.config.n_probe, seed=10_000 + run.seed)
+        sample = tree.sample(run.config.n_probe, seed=PROBE_SEED_OFFSET + run.seed)
     feats = run.features(sample.x.float(), mask_vector(tree, masked))
     return leakage_profile(feats, sample, config or RegressionProbeConfig(), seed=seed)
 
@@ -175,13 +240,18 @@ def summarise_profile(tree, profile: LeakageProfile, masked: Iterable[str],
     in c), ``r2_visible_only`` (mean over noises of latents and leaves whose leaves are all
     visible: nuisance the encoder could carry but should not), and ``r2_root_linear``.
     """
-    masked = frozenset(masked)
+    _check_tree(tree)
+    if not isinstance(profile, LeakageProfile):
+        raise TypeError(f"profile must be a LeakageProfile (probe_mask); got "
+                        f"{describe(profile)}.")
+    masked = _names("masked", masked)
     visible = frozenset(tree.leaves) - masked
-    targets = masked if targets is None else frozenset(targets)
+    targets = masked if targets is None else _names("targets", targets)
     c = mixed_nodes(tree, targets, visible)
     own = {v: (profile.r2(v, "value") if v == tree.root else profile.r2(v, "noise"))
            for v in tree.nodes}
-    vis_only = [v for v in tree.nodes if v != tree.root and tree.descendant_leaves(v) <= visible]
+    roles = node_roles(tree, masked, c)
+    vis_only = [v for v in tree.nodes if v != tree.root and roles[v] == "visible side only"]
     measured = sum(tree.own_dim(v) * max(0.0, own[v]) for v in tree.latents)
     return {
         "predicted": sorted(c),
@@ -195,8 +265,11 @@ def summarise_profile(tree, profile: LeakageProfile, masked: Iterable[str],
     }
 
 
-def random_test_masks(tree, cfg: TreeMAEConfig, n_masks: int, *, seed: int) -> list[tuple]:
+def random_test_masks(tree, cfg: TreeMAEConfig, n_masks: int, *,
+                      seed: SeedLike) -> list[tuple]:
     """``n_masks`` held-out masks drawn like the training masks, as tuples of leaf names."""
+    _check_tree(tree)
+    n_masks = check_int("n_masks", n_masks, low=1)
     m = token_masking(n_masks, len(tree.leaves), cfg.mask_ratio, unit=cfg.unit,
                       shift=cfg.shift, seed=seed).mask
     return [tuple(v for v, b in zip(tree.leaves, row) if b > 0.5) for row in m]
@@ -236,6 +309,17 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
         One :func:`summarise_profile` dict per (seed, test mask), plus ``seed``, ``masked``
         and ``final_loss``.
     """
+    _check_tree(tree)
+    if not isinstance(cfg, TreeMAEConfig):
+        raise TypeError(f"cfg must be a TreeMAEConfig; got {describe(cfg)}.")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise TypeError(f"seeds must be a non-empty sequence of int seeds, e.g. [0, 1, 2]; got "
+                        f"{describe(seeds)}.")
+    seeds = [check_int(f"seeds[{i}]", s, low=0) for i, s in enumerate(seeds)]
+    n_test_masks = check_int("n_test_masks", n_test_masks)
+    if test_masks is not None:
+        for m in test_masks:
+            mask_vector(tree, m)  # each a set of leaf names
     payload = {"cfg": dataclasses.asdict(cfg), "seeds": list(seeds), "trained": trained,
                "test_masks": None if test_masks is None else [list(m) for m in test_masks],
                "n_test_masks": n_test_masks, "tree": tree_spec, "schema": 1}
@@ -252,8 +336,8 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
         elif cfg.fixed_mask is not None:
             masks = [cfg.fixed_mask]
         else:
-            masks = random_test_masks(tree, cfg, n_test_masks, seed=20_000 + seed)
-        sample = tree.sample(cfg.n_probe, seed=10_000 + seed)
+            masks = random_test_masks(tree, cfg, n_test_masks, seed=MASK_SEED_OFFSET + seed)
+        sample = tree.sample(cfg.n_probe, seed=PROBE_SEED_OFFSET + seed)
         for masked in masks:
             targets = loss_targets(tree, masked, cfg.boundary_loss)
             if not targets:
@@ -261,8 +345,7 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
             feats = run.features(sample.x.float(), mask_vector(tree, masked))
             prof = leakage_profile(feats, sample, seed=seed)
             row = summarise_profile(tree, prof, masked, targets)
-            deepest = [v for v in row["predicted"]
-                       if not set(tree.children[v]) & set(row["predicted"])]
+            deepest = sorted(frontier(tree, row["predicted"]))
             c_true = torch.cat([sample.values[v] for v in deepest], dim=1)
             row["r2_chat_from_c"] = probe_r2(c_true, {"c_hat": feats}, seed=seed)["c_hat"][1]
             row.update(seed=seed, masked=list(masked), final_loss=run.final_loss)
@@ -274,13 +357,14 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
 
 def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: int = 0,
                              boundary_loss: bool = False, n_draws: int = 2000,
-                             seed: int = 0) -> float:
+                             seed: SeedLike = 0) -> float:
     """Mean predicted dim c over the masks the token MAE trains with (:func:`token_masking`).
 
     Same as :func:`mae_theory.theory.expected_shared_dim` except for the masked count,
-    ``round(r U)`` units here (symmetric in r <-> 1 - r) against the image rule there; with
-    ``boundary_loss`` the shared latents are those of the loss targets and the visible leaves,
-    and masks without any target count as dim 0.
+    ``round(r U)`` units here (symmetric in r <-> 1 - r) against the image rule there; the
+    masks come from :func:`~mae_theory.models.token.token_masking` and the mean from
+    :func:`mae_theory.theory.mean_shared_dim` (with ``boundary_loss`` the shared latents are
+    those of the loss targets and the visible leaves; masks without a target count as 0).
 
     Examples
     --------
@@ -289,20 +373,23 @@ def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: i
     >>> expected_dim_token_masks(t, 0.5, unit=4), expected_dim_token_masks(t, 0.9)
     (2.0, 6.0)
     """
+    _check_tree(tree)
+    n_draws = check_int("n_draws", n_draws, low=1)
     masks = token_masking(n_draws, len(tree.leaves), mask_ratio, unit=unit, shift=shift,
                           seed=seed).mask
-    total = 0
-    for row in masks:
-        masked = [v for v, b in zip(tree.leaves, row) if b > 0.5]
-        targets = loss_targets(tree, masked, boundary_loss)
-        if targets:
-            visible = set(tree.leaves) - set(masked)
-            total += information_dim(tree, mixed_nodes(tree, targets, visible))
-    return total / n_draws
+    return mean_shared_dim(tree, masks, boundary_loss=boundary_loss)
 
 
 def seed_means(rows: Sequence[dict], key: str) -> dict[int, float]:
     """Average ``row[key]`` over the test masks of each seed: ``{seed: mean}``."""
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) or not all(
+            isinstance(r, dict) and "seed" in r for r in rows):
+        raise TypeError(f"rows must be a sequence of result dicts with a 'seed' (from "
+                        f"run_mask_experiment); got {describe(rows)}.")
+    missing = [i for i, r in enumerate(rows) if key not in r] if isinstance(key, str) else [0]
+    if missing:
+        raise ValueError(f"key must name a field of every row; {key!r} is missing from row "
+                         f"{missing[0]} (fields: {sorted(rows[missing[0]])[:12]}).")
     out: dict[int, list] = {}
     for row in rows:
         out.setdefault(row["seed"], []).append(row[key])

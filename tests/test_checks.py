@@ -49,3 +49,12 @@ def test_check_images_shape_channels_size_dtype():
         check_images("imgs", x.double(), dtype=torch.float32)
     with pytest.raises(ValueError, match="non-finite"):
         check_images("imgs", torch.full((1, 1, 2, 2), float("nan")))
+
+
+def test_public_api_is_sorted_and_complete():
+    import mae_theory as mt
+
+    names = [n for n in mt.__all__ if not isinstance(getattr(mt, n), type(mt))]
+    modules = [n for n in mt.__all__ if isinstance(getattr(mt, n), type(mt))]
+    assert mt.__all__ == names + modules
+    assert names == sorted(names) and modules == sorted(modules)

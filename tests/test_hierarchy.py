@@ -105,7 +105,6 @@ def test_images_place_siblings_in_one_block():
     ({"r": None, "s": None, "x": "r"}, "exactly one root"),
     ({"a": "b", "b": "a"}, "exactly one root"),
     ({"r": None, "a": "b", "b": "a"}, "cycle"),
-    ({"r": None, 1: "r"}, "must be str"),
     ({"r": None}, "no children"),
 ])
 def test_parent_map_validation(parents, match):
@@ -113,20 +112,45 @@ def test_parent_map_validation(parents, match):
         LatentTree.from_parents(parents)
 
 
+@pytest.mark.parametrize("parents,match", [
+    ({"r": None, 1: "r"}, "must be str"),
+    ([("r", None)], "parents must be a mapping"),
+])
+def test_parent_map_types(parents, match):
+    with pytest.raises(TypeError, match=match):
+        LatentTree.from_parents(parents)
+
+
 @pytest.mark.parametrize("kw,match", [
-    (dict(root_dim=0), "root_dim must be an int >= 1"),
-    (dict(noise_dim=1.5), "noise_dim must be an int >= 1"),
-    (dict(leaf_dim=5), r"leaf_dim \(the token dimension d_x\) must be an int >= 6"),
-    (dict(negative_slope=0.0), "negative_slope"),
+    (dict(root_dim=0), r"root_dim \(dim z_root\) must be an integer >= 1; got 0"),
+    (dict(leaf_dim=5), r"leaf_dim \(token dimension d_x\) must be an integer >= 6; got 5"),
+    (dict(negative_slope=0.0), r"negative_slope \(alpha\) must be a finite number in \(0.0, 1.0\]"),
+    (dict(negative_slope=float("nan")), r"negative_slope \(alpha\)"),
+    (dict(n_layers=-1), "n_layers must be an integer >= 1"),
 ])
 def test_dimension_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         LatentTree.from_parents(SEVEN, **kw)
 
 
+@pytest.mark.parametrize("kw,match", [
+    (dict(noise_dim=1.5), r"noise_dim \(dim eps_v\) must be an integer; got 1.5"),
+    (dict(negative_slope="0.2"), r"negative_slope \(alpha\) must be a number"),
+    (dict(seed=0.5), "seed must be an int"),
+])
+def test_dimension_types(kw, match):
+    with pytest.raises(TypeError, match=match):
+        LatentTree.from_parents(SEVEN, **kw)
+
+
+def test_seed_is_keyword_only():
+    with pytest.raises(TypeError, match="positional"):
+        LatentTree(SEVEN, 2, 2, None, 0)
+
+
 def test_other_bad_inputs():
     t = LatentTree.balanced(2, 2)
-    with pytest.raises(ValueError, match="branching must be an int"):
+    with pytest.raises(ValueError, match=r"branching \(children per latent\) must be an"):
         LatentTree.balanced(1, 2)
     with pytest.raises(ValueError, match="not in the tree"):
         t.descendant_leaves("zz")
@@ -134,10 +158,25 @@ def test_other_bad_inputs():
         t.invert("r", torch.zeros(1, 2))
     with pytest.raises(ValueError, match="n .number of samples N. must be"):
         t.sample(0)
+    with pytest.raises(TypeError, match="n .number of samples N. must be an integer"):
+        t.sample(np.float64(3.0))
+    with pytest.raises(ValueError, match="not in the tree"):
+        t.generate(["a"], torch.zeros(1, 2), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"parent \(z_pa\(a\)\) must have shape \(N, 2\)"):
+        t.generate("a", torch.zeros(1, 3), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"noise \(eps_a\) must be finite"):
+        t.generate("a", torch.zeros(1, 2), torch.full((1, 2), float("nan")))
+    with pytest.raises(TypeError, match=r"value \(z_a\) must be a torch.Tensor"):
+        t.invert("a", np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="parent and noise must hold the same N rows"):
+        t.generate("a", torch.zeros(2, 2), torch.zeros(1, 2))
     with pytest.raises(ValueError, match="balanced 4-ary"):
         t.leaf_grid()
     with pytest.raises(ValueError, match="leaf_dim d_x = p\\*p"):
         LatentTree.balanced(4, 1, noise_dim=3).as_images(torch.zeros(1, 4, 5))
+    quad = LatentTree.balanced(4, 1, leaf_dim=16)
+    with pytest.raises(ValueError, match=r"x must hold tokens \(N, L, d_x\) = \(N, 4, 16\)"):
+        quad.as_images(torch.zeros(1, 4, 9))
 
 
 def test_tree_figures():

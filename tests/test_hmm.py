@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from mae_theory.hmm import (
     HMM,
@@ -78,3 +79,27 @@ def test_bad_inputs():
         pairwise_twin(TRUE, np.eye(2))
     with pytest.raises(ValueError, match="sequences must be"):
         count_table(np.zeros((3, 4), dtype=int), 4)
+    with pytest.raises(TypeError, match="sequences must hold integer symbols"):
+        count_table(torch.full((3, 2), 1.7), 4)  # used to be truncated to 1 silently
+    with pytest.raises(ValueError, match="sequences must be"):
+        count_table(torch.zeros(0, 2, dtype=torch.long), 4)
+    with pytest.raises(ValueError, match=r"n_symbols \(V\) must be an integer >= 1"):
+        count_table(torch.zeros(3, 2, dtype=torch.long), 0)
+    with pytest.raises(ValueError, match="sum to one"):
+        HMM(np.array([np.nan, 1.0]), np.eye(2), np.eye(2))
+    with pytest.raises(TypeError, match="initial must be an array of probabilities"):
+        HMM(["a", "b"], np.eye(2), np.eye(2))
+    with pytest.raises(TypeError, match="hmm must be an HMM"):
+        joint_table({"initial": [1.0]}, 2)
+    with pytest.raises(TypeError, match=r"length \(sequence length T\) must be an integer"):
+        joint_table(TRUE, 2.0)
+    with pytest.raises(ValueError, match=r"n_states \(K\) must be an integer >= 1; got 0"):
+        random_hmm(0, 3, seed=0)
+    with pytest.raises(ValueError, match=r"n \(number of sequences\) must be an integer >= 1"):
+        sample_hmm(TRUE, -5, seed=0)
+    with pytest.raises(ValueError, match="counts must be finite, non-negative"):
+        fit_hmm(np.full((3, 3), -1.0), 2, seed=0)
+    with pytest.raises(ValueError, match=r"counts must be a \(V, V\) or \(V, V, V\) table"):
+        fit_hmm(np.ones((3, 4)), 2, seed=0)
+    with pytest.raises(ValueError, match="step must be a finite number"):
+        pairwise_twin(TRUE, CYCLE, float("nan"))

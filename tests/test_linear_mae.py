@@ -137,5 +137,5 @@ def test_bad_inputs():
         optimal_linear_predictor(exponential_covariance(8), 2, 0.0)
     with pytest.raises(ValueError, match="masked must be"):
         fixed_mask_optimum(exponential_covariance(4), np.ones(4, bool))
-    with pytest.raises(ValueError, match="rank k"):
+    with pytest.raises(ValueError, match=r"rank \(k\)"):
         linear_mae_optimum(exponential_covariance(4), 1, 0.5, rank=0)

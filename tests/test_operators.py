@@ -19,7 +19,7 @@ def test_cell_centres_follow_the_patch_token_order():
     tokens = patchify(img, 1)[0, :, 0]
     assert torch.allclose(tokens, (x[:, 0] * 10 + x[:, 1]).float())
     assert x.dtype == torch.float64 and x.min() == 1 / 8 and x.max() == 7 / 8
-    with pytest.raises(ValueError, match="m .*cells per side.* int >= 1"):
+    with pytest.raises(ValueError, match=r"m \(cells per side\) must be an integer >= 1; got 0"):
         op.cell_centres(0)
 
 
@@ -42,14 +42,29 @@ def test_fields_and_images_are_reproducible_from_their_seed():
 
 def test_field_input_validation():
     f = op.smooth_field(2, seed=0)
-    with pytest.raises(ValueError, match=r"points x must be a tensor of shape \(M, 2\)"):
+    with pytest.raises(ValueError, match=r"points \(x\) must be a tensor of shape \(M, 2\)"):
         f(torch.zeros(3, 3))
-    with pytest.raises(ValueError, match="max_freq must be > 0"):
+    with pytest.raises(TypeError, match=r"points \(x\) must be a torch.Tensor"):
+        f(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"points \(x\) must be finite"):
+        f(torch.full((3, 2), float("nan")))
+    with pytest.raises(ValueError, match=r"max_freq \(cycles per unit length\) must be a finite"):
         op.smooth_field(1, max_freq=0.0, seed=0)
-    with pytest.raises(ValueError, match="dim .*d.* int >= 1"):
+    with pytest.raises(ValueError, match=r"dim \(d\) must be an integer >= 1"):
         op.smooth_field(0, seed=0)
-    with pytest.raises(ValueError, match=r"hurst \(Hoelder exponent H\) must lie in \(0, 1\)"):
+    with pytest.raises(TypeError, match=r"n_modes \(K\) must be an integer"):
+        op.smooth_field(1, n_modes=2.5, seed=0)
+    with pytest.raises(ValueError, match=r"hurst \(Hoelder exponent H\) must be a finite number "
+                                         r"in \(0.0, 1.0\)"):
         op.rough_image(16, 1.0, seed=0)
+    with pytest.raises(ValueError, match=r"n \(pixels per side\) must be an integer >= 2"):
+        op.rough_image(-4, 0.5, seed=0)
+    with pytest.raises(TypeError, match=r"patch_size\[1\] \(p\) must be an integer; got 2.5"):
+        op.rough_patch_mean_error(16, 0.5, [1, 2.5])
+    with pytest.raises(TypeError, match="field must be callable"):
+        op.sample_field(3, 8)
+    with pytest.raises(ValueError, match=r"freqs \(K, 2\), phases \(K,\) and amps"):
+        op.SineField(torch.zeros(3, 2), torch.zeros(2), torch.zeros(3, 1))
 
 
 def test_rough_image_has_unit_variance_and_structure_function_slope_2h():
@@ -113,10 +128,18 @@ def test_rough_patch_mean_error_matches_its_spectral_formula():
 def test_patch_approximation_validation():
     with pytest.raises(ValueError, match="patch size p=3 must divide the image size 8 x 8"):
         op.patch_approximation(torch.zeros(8, 8), 3)
-    with pytest.raises(ValueError, match="order must be 0"):
+    with pytest.raises(ValueError, match="order must be an integer in \\[0, 1\\]"):
         op.patch_approximation(torch.zeros(8, 8), 2, order=2)
-    with pytest.raises(ValueError, match=r"img f must be a tensor of shape \(\.\.\., n, n\)"):
+    with pytest.raises(ValueError, match=r"img \(f\) must be a tensor of shape \(\.\.\., n, n\)"):
         op.patch_approximation(torch.zeros(8), 2)
+    with pytest.raises(TypeError, match=r"img \(f\) must be a floating-point tensor"):
+        op.patch_approximation(torch.zeros(8, 8, dtype=torch.long), 2)
+    with pytest.raises(TypeError, match=r"img \(f\) must be a torch.Tensor"):
+        op.patch_approximation_error(np.zeros((8, 8)), 2)
+    with pytest.raises(ValueError, match=r"patch_size \(p\) must be an integer >= 1; got -2"):
+        op.patch_approximation(torch.zeros(8, 8), -2)
+    with pytest.raises(ValueError, match=r"grad_norm \(\|grad f\|\) must be a finite number"):
+        op.patch_mean_error_linear(float("nan"), 4, 8)
 
 
 def test_fit_rate_recovers_exponents_and_checks_shapes():
@@ -124,6 +147,10 @@ def test_fit_rate_recovers_exponents_and_checks_shapes():
     assert np.allclose(op.fit_rate(h, [h**0.5, 7 * h**1.5]), [0.5, 1.5])
     with pytest.raises(ValueError, match="errors must have shape"):
         op.fit_rate(h, [1.0, 2.0])
+    with pytest.raises(ValueError, match="errors must be finite and > 0"):
+        op.fit_rate([0.1, 0.2], [0.0, 1.0])
+    with pytest.raises(ValueError, match="h must be finite and > 0"):
+        op.fit_rate([float("nan"), 0.2], [1.0, 2.0])
 
 
 def test_overlap_leak_is_zero_without_overlap_and_matches_theory_with_it():
@@ -133,8 +160,12 @@ def test_overlap_leak_is_zero_without_overlap_and_matches_theory_with_it():
         assert abs(got - op.overlap_leak_theory(4, stride, r)) < 0.035  # ~3.5 sigma
     with pytest.raises(ValueError, match="stride s=3 must divide the patch size p=4"):
         op.overlap_leak(8, 4, 3, 0.5, seed=0)
-    with pytest.raises(ValueError, match=r"mask ratio r must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"mask_ratio \(r\) must be a finite number in \[0.0, 1"):
         op.overlap_leak(8, 4, 2, 1.0, seed=0)
+    with pytest.raises(ValueError, match=r"mask_ratio \(r\) must be a finite number"):
+        op.overlap_leak_theory(4, 2, float("nan"))
+    with pytest.raises(ValueError, match=r"stride \(s\) must be an integer >= 1; got 0"):
+        op.overlap_leak_theory(4, 0, 0.5)
 
 
 # --- the kernel integral operator --------------------------------------------------------------
@@ -160,6 +191,12 @@ def test_kernel_attention_is_softmax_attention_and_ignores_a_common_weight():
         op.kernel_attention(q, k, v[:6])
     with pytest.raises(ValueError, match="weights w must be positive"):
         op.kernel_attention(q, k, v, torch.zeros(7))
+    with pytest.raises(TypeError, match=r"keys \(k\) must be a torch.Tensor"):
+        op.kernel_attention(q, k.numpy(), v)
+    with pytest.raises(ValueError, match=r"values \(v\) must be finite"):
+        op.kernel_attention(q, k, torch.full_like(v, float("inf")))
+    with pytest.raises(TypeError, match=r"queries \(q\) must be a floating-point tensor"):
+        op.kernel_attention(q.long(), k, v)
 
 
 def _fields(seed):
@@ -213,10 +250,14 @@ def test_subset_attention_error_shrinks_like_n_to_the_minus_half_as_predicted():
 
 def test_subset_attention_validation():
     q = k = v = torch.zeros(4, 2)
-    with pytest.raises(ValueError, match=r"n_visible \|V\| must be at most .* J = 4"):
+    with pytest.raises(ValueError, match=r"n_visible \(\|V\|\) must be an integer in \[1, 4\]"):
         op.subset_attention(q, k, v, 5, seed=0)
-    with pytest.raises(ValueError, match=r"n_visible \(\|V\|\) must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"n_visible \(\|V\|\) must be an integer in \[1, 4\]"):
         op.subset_attention(q, k, v, 0, seed=0)
+    with pytest.raises(ValueError, match="n_draws must be an integer >= 1"):
+        op.subset_attention(q, k, v, 2, n_draws=0, seed=0)
+    with pytest.raises(ValueError, match=r"n_visible\[1\] \(\|V\|\) must be an integer in"):
+        op.subset_attention_error_theory(q, k, v, [2, 0])
 
 
 # --- kernels of a trained MAE ------------------------------------------------------------------
@@ -231,6 +272,8 @@ def test_kernel_spectrum_of_a_known_matrix():
                                                                dtype=torch.float64))
     with pytest.raises(ValueError, match=r"kernels must have shape \(\.\.\., T, T\)"):
         op.kernel_spectrum(torch.ones(3))
+    with pytest.raises(ValueError, match="kernels must be finite"):
+        op.kernel_spectrum(torch.full((2, 2), float("nan")))
 
 
 def test_attention_kernels_are_row_stochastic_and_validate_part(tiny_mae):
@@ -247,6 +290,10 @@ def test_attention_kernels_are_row_stochastic_and_validate_part(tiny_mae):
         op.attention_kernels(mae, imgs, part="middle")
     with pytest.raises(ValueError, match="part='decoder' needs a masking"):
         op.attention_kernels(mae, imgs, part="decoder")
+    with pytest.raises(TypeError, match="imgs must be a torch.Tensor"):
+        op.attention_kernels(mae, imgs.numpy())
+    with pytest.raises(TypeError, match="model must be an MAE"):
+        op.attention_effective_rank(None, imgs)
 
 
 def test_uniform_attention_has_effective_rank_one(tiny_mae):

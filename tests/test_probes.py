@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,11 +79,27 @@ def test_input_validation_messages():
         probe_r2(torch.randn(5, 2, 2), {"y": torch.randn(5)})
     with pytest.raises(ValueError, match="has N=40 rows but the features have N=50"):
         probe_r2(z, {"y": torch.randn(40)})
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match=r"targets\['y'\] must be finite"):
         probe_r2(z, {"y": torch.full((50,), float("nan"))})
+    with pytest.raises(ValueError, match=r"features must be finite .* got 2 non-finite"):
+        probe_r2(torch.cat([z[:49], torch.full((1, 2), float("inf"))]), {"y": z[:, 0]})
+    with pytest.raises(TypeError, match="features must be a torch.Tensor or numpy array"):
+        probe_r2(z.tolist(), {"y": z[:, 0]})
+    with pytest.raises(TypeError, match="features must be a torch.Tensor or numpy array"):
+        probe_r2(np.array(["a"] * 50), {"y": z[:, 0]})
+    with pytest.raises(ValueError, match="has no columns"):
+        probe_r2(torch.zeros(50, 0), {"y": z[:, 0]})
+    with pytest.raises(TypeError, match="config must be a RegressionProbeConfig"):
+        probe_r2(z, {"y": z[:, 0]}, {"ridge": 0.1})
+    with pytest.raises(ValueError, match="kernel_ridges must be a non-empty tuple"):
+        RegressionProbeConfig(kernel_ridges=())
+    with pytest.raises(ValueError, match="max_train must be an integer >= 2"):
+        RegressionProbeConfig(max_train=0)
+    with pytest.raises(ValueError, match=r"ridge \(lambda\) must be a finite number"):
+        RegressionProbeConfig(ridge=-1.0)
     with pytest.raises(ValueError, match="non-empty dict"):
         probe_r2(z, {})
-    with pytest.raises(ValueError, match=r"test_fraction must lie in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"test_fraction must be a finite number in \(0.0, 1.0\)"):
         probe_r2(z, {"y": z[:, 0]}, RegressionProbeConfig(test_fraction=1.0))
     with pytest.raises(ValueError, match="constant in every dimension"):
         r2_score(torch.ones(6), torch.zeros(6))
@@ -90,3 +107,19 @@ def test_input_validation_messages():
         leakage_profile(z, {"values": {}})
     with pytest.raises(ValueError, match="kinds must hold"):
         leakage_profile(z, SimpleNamespace(values={}, noises={}), kinds=("latent",))
+
+
+def test_numpy_features_give_the_same_numbers_as_tensors():
+    z = torch.randn(80, 2, generator=_gen(5))
+    y = z[:, 0] - z[:, 1] ** 2
+    assert probe_r2(z.numpy(), {"y": y.numpy()}) == probe_r2(z, {"y": y})
+
+
+def test_profile_lookup_refuses_unknown_kind_and_method():
+    prof = LeakageProfile(("a",), ("noise",), (0.1,), (0.2,))
+    with pytest.raises(ValueError, match="kind must be 'value' or 'noise'"):
+        prof.r2("a", "latent")
+    with pytest.raises(ValueError, match="method 'linear' or 'nonlinear'"):
+        prof.as_dict("noise", "kernel")
+    with pytest.raises(ValueError, match="must be tuples of one length"):
+        LeakageProfile(("a", "b"), ("noise",), (0.1,), (0.2,))

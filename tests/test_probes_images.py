@@ -91,18 +91,73 @@ def test_reconstruction_without_masking_is_perfect():
     assert q75["psnr"] < q["psnr"] and q75["ssim"] < 1.0
 
 
+def _nan_at(x, i=0):
+    x = x.clone()
+    x[i, 0] = float("nan")
+    return x
+
+
 @pytest.mark.parametrize(("call", "match"), [
-    (lambda x, y: linear_probe(x, y.float(), x, y, device="cpu"), "1-D integer tensor"),
     (lambda x, y: linear_probe(x, y, x[:, :2], y, device="cpu"), "share their feature shape"),
-    (lambda x, y: linear_probe(x, y, x, y, epochs=0, device="cpu"), "epochs must be an int"),
-    (lambda x, y: knn_accuracy(x, y, x, y, k=0), "k \\(neighbours\\)"),
-    (lambda x, y: knn_accuracy(x, y, x, y, temperature=0.0), "temperature tau"),
-    (lambda x, y: knn_accuracy(x[0], y, x, y), "train_feats must be"),
+    (lambda x, y: linear_probe(x, y, x, y, epochs=0, device="cpu"),
+     "epochs must be an integer >= 1; got 0"),
+    (lambda x, y: linear_probe(x, y, x, y, batch_size=1, device="cpu"),
+     "batch_size must be an integer >= 2"),
+    (lambda x, y: linear_probe(x, y, x, y, lr=float("nan"), device="cpu"),
+     r"lr \(peak learning rate\) must be a finite number"),
+    # the known defect: NaN features used to train a head that reported chance accuracy
+    (lambda x, y: linear_probe(_nan_at(x), y, x, y, device="cpu"),
+     r"train_feats \(z\) must be finite .* got 1 non-finite"),
+    (lambda x, y: linear_probe(x, y, _nan_at(x), y, device="cpu"),
+     r"test_feats \(z\) must be finite"),
+    (lambda x, y: knn_accuracy(_nan_at(x), y, x, y), r"train_feats \(z\) must be finite"),
+    (lambda x, y: knn_accuracy(x, y, x, y, k=0), r"k \(neighbours\) must be .* in \[1, 30\]"),
+    (lambda x, y: knn_accuracy(x, y, x, y, k=31), r"k \(neighbours\) must be .* in \[1, 30\]"),
+    (lambda x, y: knn_accuracy(x, y, x, y, temperature=0.0), r"temperature \(tau\)"),
+    (lambda x, y: knn_accuracy(x[0], y, x, y), "train_feats .* must be a 2-D tensor"),
+    (lambda x, y: knn_accuracy(x[:0], y[:0], x, y), "at least one row"),
+    (lambda x, y: knn_accuracy(x, y[:-1], x, y), "one label per row of train_feats"),
+    (lambda x, y: knn_accuracy(x, y - 1, x, y), "class indices >= 0"),
 ])
-def test_bad_inputs_are_refused(call, match):
+def test_bad_values_are_refused(call, match):
     x, y = blobs(n=30)
     with pytest.raises(ValueError, match=match):
         call(x, y)
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda x, y: linear_probe(x, y.float(), x, y, device="cpu"),
+     "train_labels must be a 1-D integer tensor"),
+    (lambda x, y: linear_probe(x.numpy(), y, x, y, device="cpu"),
+     r"train_feats \(z\) must be a torch.Tensor"),
+    (lambda x, y: linear_probe(x.long(), y, x, y, device="cpu"),
+     "must be a floating-point tensor"),
+    (lambda x, y: knn_accuracy(x, y.tolist(), x, y), "train_labels must be a torch.Tensor"),
+    (lambda x, y: linear_probe(x, y, x, y, epochs=2.0, device="cpu"), "epochs must be an integer"),
+    (lambda x, y: linear_probe(x, y, x, y, seed=-1.5, device="cpu"), "seed must be an int"),
+])
+def test_bad_types_are_refused(call, match):
+    x, y = blobs(n=30)
+    with pytest.raises(TypeError, match=match):
+        call(x, y)
+
+
+def test_image_probes_refuse_bad_images_and_models():
+    mae = MAE(8, 4, 1, 16, 1, 2, 16, 1, 2, seed=0)
+    x, y = torch.randn(8, 1, 8, 8), torch.arange(8) % 2
+    with pytest.raises(ValueError, match="train_images must be finite"):
+        partial_finetune(mae, _nan_at(x.view(8, -1)).view(8, 1, 8, 8), y, x, y, device="cpu")
+    with pytest.raises(TypeError, match="train_images must be a floating-point tensor"):
+        partial_finetune(mae, (x * 100).to(torch.uint8), y, x, y, device="cpu")
+    with pytest.raises(ValueError, match="C = 1 channel"):
+        partial_finetune(mae, x.expand(8, 3, 8, 8), y, x.expand(8, 3, 8, 8), y, device="cpu")
+    with pytest.raises(TypeError, match="model must be an MAE"):
+        partial_finetune(torch.nn.Linear(2, 2), x, y, x, y, device="cpu")
+    data = synthetic_shapes(4, img_size=8, seed=0)
+    with pytest.raises(ValueError, match=r"mask_ratio \(r\) must be a finite number in \[0"):
+        reconstruction_quality(mae, data, 1.0, device="cpu")
+    with pytest.raises(TypeError, match="data must be an ImageData"):
+        reconstruction_quality(mae, data.images, device="cpu")
 
 
 def test_partial_finetune_refuses_too_many_blocks():

@@ -46,3 +46,25 @@ def test_bad_inputs():
         top_dims(pca, 0.0)
     with pytest.raises(ValueError, match="D=6"):
         project(torch.zeros(3, 5), pca, [0])
+    with pytest.raises(TypeError, match="dims S must be integer component indices"):
+        variance_share(pca, [0.5])  # used to be truncated to component 0
+    with pytest.raises(ValueError, match=r"share must be a finite number in \(0.0, 1.0\]"):
+        bottom_dims(pca, float("nan"))
+    with pytest.raises(ValueError, match="x must be finite"):
+        fit_pca(torch.full((4, 3), float("nan")))
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        fit_pca(X.numpy())
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        project(X.long(), pca, [0])
+    with pytest.raises(ValueError, match="zero variance"):
+        top_dims(fit_pca(torch.ones(5, 3)), 0.5)
+    with pytest.raises(TypeError, match="pca must be a PCA"):
+        variance_share(None, [0])
+
+
+def test_index_containers_give_the_same_share():
+    pca = fit_pca(X)
+    ref = variance_share(pca, [0, 2])
+    assert variance_share(pca, torch.tensor([0, 2])) == ref
+    assert variance_share(pca, range(0, 3, 2)) == ref
+    assert variance_share(pca, torch.tensor(2)) == variance_share(pca, [2])

@@ -1,7 +1,9 @@
 """Tests of mae_theory.theory.
 
 Section 1 (shared latents c(m)): hand-worked trees, a d-separation cross-check with networkx,
-the r <-> 1 - r symmetry and the closed-form values of masks aligned with subtrees.
+the r <-> 1 - r symmetry and the closed-form values of masks aligned with subtrees; then the
+helpers tree_mae and the leakage figures call, and bad input refused (trees and linear MAE; the
+linear MAE's closed forms themselves are tested in test_linear_mae.py).
 """
 
 import itertools
@@ -249,3 +251,138 @@ def test_gaussian_r2_needs_a_linear_tree():
         gaussian_r2(LatentTree.balanced(2, 2), ["x1"], ["r"])
     with pytest.raises(ValueError, match=r"\['q'\] are not nodes"):
         gaussian_r2(LatentTree.balanced(2, 2, negative_slope=1.0), ["x1"], ["q"])
+
+
+# --- helpers that tree_mae and the leakage figures build on ------------------------------------
+
+
+def test_frontier_boundary_targets_and_roles(seven):
+    from mae_theory.theory import ROLES, boundary_targets, frontier, node_roles
+
+    assert frontier(seven, {"r", "a", "b"}) == {"a", "b"}
+    assert frontier(seven, shared_latents(seven, ["x1"])) == deepest_shared_latents(seven, ["x1"])
+    # x3's sibling x4 is visible: x3 is not a T6 target; x1, x2 have no visible sibling
+    assert boundary_targets(seven, ["x1", "x2", "x3"]) == {"x1", "x2"}
+    assert boundary_targets(seven, ["x1"]) == frozenset()
+    roles = node_roles(seven, ["x1", "x2"])
+    assert list(roles) == list(seven.nodes)  # tree order, for the bar chart
+    assert roles == {"r": ROLES[0], "a": ROLES[2], "b": ROLES[1], "x1": ROLES[2],
+                     "x2": ROLES[2], "x3": ROLES[1], "x4": ROLES[1]}
+    # a given prediction (T6: c of the targets only) overrides c(m)
+    assert node_roles(seven, ["x1", "x2", "x3"], predicted={"r"})["b"] == ROLES[2]
+
+
+def test_mean_shared_dim_is_the_mean_of_shared_dim_over_the_masks():
+    from mae_theory.theory import boundary_targets, mean_shared_dim, mixed_latents
+
+    t = LatentTree.balanced(2, 3)
+    masks = [[int(i in combo) for i in range(8)]
+             for k in (1, 3, 6) for combo in itertools.combinations(range(8), k)]
+    want = np.mean([shared_dim(t, m) for m in masks])
+    assert mean_shared_dim(t, masks) == pytest.approx(want, abs=1e-12)
+    assert mean_shared_dim(t, torch.tensor(masks, dtype=torch.float32)) == pytest.approx(want)
+    total = 0
+    for m in masks:  # the T6 rule written out
+        masked = [v for v, b in zip(t.leaves, m) if b]
+        targets = boundary_targets(t, masked)
+        if targets:
+            visible = set(t.leaves) - set(masked)
+            total += sum(t.own_dim(v) for v in mixed_latents(t, targets, visible))
+    assert mean_shared_dim(t, masks, boundary_loss=True) == pytest.approx(total / len(masks))
+
+
+def test_expected_dim_curves_mark_impossible_ratios_nan():
+    from mae_theory.theory import expected_dim_curves
+
+    t = LatentTree.balanced(2, 2)
+    curves = expected_dim_curves(t, [0.0, 0.5, 0.9], [(1, 0), (2, 0)], n_draws=50, seed=0)
+    assert np.isnan(curves[(1, 0)][0]) and np.isnan(curves[(2, 0)][2])
+    assert curves[(2, 0)][1] == 2.0  # one of two aligned halves: the root only
+    with pytest.raises(ValueError, match=r"ratios\[1\] \(r\) must be a finite number"):
+        expected_dim_curves(t, [0.5, 1.0])
+    with pytest.raises(ValueError, match=r"unit \(masking unit size s\) must be an integer"):
+        expected_dim_curves(t, [0.5], [(0, 0)])
+
+
+@pytest.mark.parametrize(("call", "error", "match"), [
+    (lambda t: shared_latents("tree", ["x1"]), TypeError, "tree must be a LatentTree"),
+    (lambda t: shared_latents(t, 3), TypeError, "masked .* must be an iterable"),
+    (lambda t: shared_dim(t, [1.5, 0, 0, 0]), ValueError, "are not leaves"),
+    (lambda t: expected_shared_dim(t, float("nan")), ValueError, "mask ratio"),
+    (lambda t: expected_shared_dim(t, 0.5, n_draws=0), ValueError,
+     "n_draws must be an integer >= 1; got 0"),
+    (lambda t: expected_shared_dim(t, 0.5, unit=2.0), TypeError,
+     r"unit \(masking unit size s\) must be an integer; got 2.0"),
+    (lambda t: shared_dim_samples(t, 0.5, seed="0"), TypeError, "seed must be an int"),
+    (lambda t: leaf_units(t, 1, shift=-1), ValueError,
+     r"shift \(masking unit offset\) must be an integer in \[0, 3\]"),
+    (lambda t: __import__("mae_theory").theory.information_dim(t, 5), TypeError,
+     "nodes must be an iterable of node names"),
+    (lambda t: __import__("mae_theory").theory.frontier(t, ["q"]), ValueError,
+     r"nodes must hold nodes of the tree; \['q'\] are not nodes"),
+    (lambda t: __import__("mae_theory").theory.mixed_latents(t, "x1", ["x2"]), TypeError,
+     "first must be an iterable of leaf names, not the single string"),
+    (lambda t: __import__("mae_theory").theory.mean_shared_dim(t, [[1, 0, 0]]), ValueError,
+     r"masks must be a \(D, L\) array of 0/1"),
+    (lambda t: __import__("mae_theory").theory.mean_shared_dim(t, [[2, 0, 0, 0]]), ValueError,
+     r"masks must be a \(D, L\) array of 0/1"),
+    (lambda t: __import__("mae_theory").theory.node_roles(t, ["x1"], predicted=["zz"]),
+     ValueError, "predicted must hold nodes of the tree"),
+])
+def test_tree_theory_refuses_bad_input(seven, call, error, match):
+    with pytest.raises(error, match=match):
+        call(seven)
+
+
+# --- 2. The linear MAE: bad input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("call", "error", "match"), [
+    (lambda th: th.exponential_covariance(1), ValueError,
+     r"n \(pixels per signal\) must be an integer >= 2; got 1"),
+    (lambda th: th.exponential_covariance(8.0), TypeError, r"n \(pixels per signal\)"),
+    (lambda th: th.exponential_covariance(8, nugget=-1.0), ValueError, r"nugget \(epsilon\)"),
+    (lambda th: th.exponential_covariance(8, lengths=("a",)), TypeError, r"lengths \(ell\)"),
+    (lambda th: th.exponential_covariance(8, lengths=(float("nan"),)), ValueError,
+     r"lengths \(ell\) must be a flat sequence of finite numbers"),
+    (lambda th: th.expected_masked_loss(np.zeros((8, 8)), np.full((8, 8), np.nan), 2, 0.5),
+     ValueError, "Sigma must be finite"),
+    (lambda th: th.expected_masked_loss(np.zeros((8, 8)), th.exponential_covariance(8), 2.0,
+                                        0.5), TypeError, r"patch_size \(p\) must be an integer"),
+    (lambda th: th.optimal_linear_predictor(np.eye(3)[:2], 1, 0.5), ValueError,
+     r"Sigma must be a square \(n, n\) matrix"),
+    (lambda th: th.optimal_linear_predictor("cov", 1, 0.5), TypeError,
+     r"Sigma must be a square \(n, n\) matrix of numbers"),
+    (lambda th: th.fixed_mask_optimum(th.exponential_covariance(4), np.array([0.5, 0, 0, 1])),
+     TypeError, r"masked \(M\) must be a boolean"),
+    (lambda th: th.fixed_mask_optimum(th.exponential_covariance(4),
+                                      np.array([True, False, False, False]), rank=2),
+     ValueError, r"rank \(k\) must be an integer in \[1, 1\]"),
+    (lambda th: th.linear_mae_optimum(th.exponential_covariance(4), 1, 0.5, 2, restarts=-1),
+     ValueError, "restarts must be an integer >= 0"),
+    (lambda th: th.linear_mae_optimum(th.exponential_covariance(4), 1, 0.5, 2, seed=1.5),
+     TypeError, "seed must be an int"),
+    (lambda th: th.subspace_angle(np.zeros((1, 3)), np.eye(3)[:1]), ValueError,
+     "a has an all-zero row"),
+    (lambda th: th.subspace_angle(np.eye(3), np.eye(2)), ValueError,
+     "same number of columns"),
+    (lambda th: th.predictor_reach(np.zeros((4, 4))), ValueError, "all zeros"),
+])
+def test_linear_theory_refuses_bad_input(call, error, match):
+    from mae_theory import theory
+
+    with pytest.raises(error, match=match):
+        call(theory)
+
+
+def test_linear_optimum_takes_a_generator_and_tensors():
+    from mae_theory import theory
+
+    cov = theory.exponential_covariance(8)
+    a = theory.linear_mae_optimum(cov, 2, 0.5, 2, restarts=1, seed=torch.Generator()
+                                  .manual_seed(0), iters=5)
+    b = theory.linear_mae_optimum(cov, 2, 0.5, 2, restarts=1, seed=torch.Generator()
+                                  .manual_seed(0), iters=5)
+    assert a[2] == b[2]
+    w = theory.optimal_linear_predictor(cov, 2, 0.5)
+    assert theory.predictor_reach(torch.as_tensor(w)) == theory.predictor_reach(w)

@@ -71,7 +71,7 @@ def test_trained_encoder_recovers_c_and_excludes_visible_nuisance(tree):
 def test_shared_dim_explorer_builds_and_checks_the_unit(tree):
     from mae_theory.widgets import shared_dim_explorer
 
-    assert shared_dim_explorer(tree, unit=2, n_draws=20) is not None
+    shared_dim_explorer(tree, unit=2, n_draws=20)  # builds without error
     with pytest.raises(ValueError, match="must divide the number of leaves"):
         shared_dim_explorer(tree, unit=3)
 
@@ -108,3 +108,49 @@ def test_a_committed_cache_entry_is_what_the_code_computes_now():
         assert abs(new["final_loss"] - ref["final_loss"]) < 0.02 * max(1.0, ref["final_loss"])
         assert abs(new["measured_dim"] - ref["measured_dim"]) < 0.5
         assert abs(new["r2_in_c"] - ref["r2_in_c"]) < 0.02
+
+
+@pytest.mark.parametrize(("kw", "error", "match"), [
+    (dict(latent_dim=0), ValueError, "latent_dim must be an integer >= 1; got 0"),
+    (dict(steps=10.0), TypeError, "steps must be an integer; got 10.0"),
+    (dict(mask_ratio=1.0), ValueError, r"mask_ratio \(r\) must be a finite number"),
+    (dict(lr=float("nan")), ValueError, "lr must be a finite number"),
+    (dict(n_probe=4), ValueError, "n_probe must be an integer >= 8"),
+    (dict(shift=-1), ValueError, "shift must be an integer >= 0"),
+    (dict(fixed_mask=["x1"]), TypeError, "fixed_mask must be None or a tuple of leaf names"),
+    (dict(boundary_loss=1), TypeError, "boundary_loss must be True or False"),
+])
+def test_config_refuses_bad_values(kw, error, match):
+    with pytest.raises(error, match=match):
+        TreeMAEConfig(**kw)
+
+
+def test_runners_refuse_bad_input(tree):
+    from mae_theory.probes import LeakageProfile
+    from mae_theory.tree_mae import seed_means, summarise_profile, train_tree_mae
+
+    cfg = TreeMAEConfig(steps=1, n_train=16, n_probe=16, hidden_dim=4)
+    with pytest.raises(TypeError, match="tree must be a LatentTree"):
+        train_tree_mae("tree", cfg)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        train_tree_mae(tree, cfg, seed=torch.Generator())
+    with pytest.raises(ValueError, match=r"seeds\[1\] must be an integer >= 0; got -1"):
+        run_mask_experiment(tree, cfg, [0, -1])
+    with pytest.raises(TypeError, match="seeds must be a non-empty sequence"):
+        run_mask_experiment(tree, cfg, 3)
+    with pytest.raises(ValueError, match="are not leaves of the tree"):
+        run_mask_experiment(tree, cfg, [0], test_masks=[["x1", "zz"]])
+    with pytest.raises(TypeError, match="masked must hold leaf names"):
+        mask_vector(tree, [1, 0])
+    with pytest.raises(TypeError, match="profile must be a LeakageProfile"):
+        summarise_profile(tree, {"r": 1.0}, ["x1"])
+    prof = LeakageProfile(("r",), ("value",), (1.0,), (1.0,))
+    with pytest.raises(TypeError, match="masked must be an iterable of leaf names, not the"):
+        summarise_profile(tree, prof, "x1")
+    rows = [{"seed": 0, "r2": 0.5}, {"seed": 0, "r2": 0.7}, {"seed": 1, "r2": 0.1}]
+    assert seed_means(rows, "r2") == pytest.approx({0: 0.6, 1: 0.1})
+    with pytest.raises(ValueError, match="'dim' is missing from row 0"):
+        seed_means(rows, "dim")
+    with pytest.raises(TypeError, match="rows must be a sequence of result dicts"):
+        seed_means({"seed": 0}, "seed")
+

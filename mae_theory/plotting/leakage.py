@@ -2,7 +2,8 @@
 
 A *leakage profile* is the R^2 with which each node's own information (the root's value, every
 other node's noise) can be read off a representation. The figures mark which nodes the theory
-puts into the shared latents c(m) of a mask m.
+puts into the shared latents c(m) of a mask m. Every prediction drawn here (node roles,
+expected dimensions) is computed by :mod:`mae_theory.theory`; this module only draws.
 """
 
 from __future__ import annotations
@@ -11,24 +12,28 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..theory import ROLES, expected_dim_curves, node_roles
 from .style import OKABE_ITO, _new_axes
 
 IN_C, VISIBLE_ONLY, MASKED_ONLY = OKABE_ITO[0], OKABE_ITO[1], "#BBBBBB"
 
+__all__ = ["expected_dim_curves", "plot_expected_dim", "plot_leakage_profile",
+           "plot_theory_vs_measured", "plot_tree_r2"]
 
-def _roles(tree, masked, predicted) -> dict[str, str]:
-    masked = set(masked)
-    visible = set(tree.leaves) - masked
-    out = {}
-    for v in tree.nodes:
-        below = set(tree.descendant_leaves(v))
-        if v in predicted:
-            out[v] = "in c(m)"
-        elif below <= visible:
-            out[v] = "visible side only"
-        else:
-            out[v] = "masked side only"
-    return out
+
+def _check_r2_rows(name: str, rows, nodes) -> np.ndarray:
+    """One row of finite R^2 values per seed, one column per node, or raise naming ``name``."""
+    if isinstance(rows, Mapping) or not isinstance(rows, Sequence) or not rows:
+        raise TypeError(f"{name} must be a non-empty list of dicts {{node: R^2}}, one per seed; "
+                        f"got {type(rows).__name__}.")
+    missing = sorted({v for d in rows for v in nodes if v not in d})
+    if missing:
+        raise ValueError(f"{name} lacks R^2 values for nodes {missing}; every dict needs all "
+                         f"nodes {list(nodes)}.")
+    vals = np.array([[d[v] for v in nodes] for d in rows], dtype=float)
+    if not np.isfinite(vals).all():
+        raise ValueError(f"{name} must hold finite R^2 values; got NaN or inf.")
+    return vals
 
 
 def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Sequence[str],
@@ -54,21 +59,19 @@ def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Se
     >>> len(ax.patches) == len(t.nodes)
     True
     """
-    if not own_r2:
-        raise ValueError("own_r2 is empty; pass one dict {node: R^2} per seed.")
-    ax = _new_axes(ax, figsize=(7.5, 3.2))
-    roles = _roles(tree, masked, set(predicted))
-    colours = {"in c(m)": IN_C, "visible side only": VISIBLE_ONLY, "masked side only": MASKED_ONLY}
+    roles = node_roles(tree, masked, predicted)
     nodes = list(tree.nodes)
-    vals = np.array([[d[v] for v in nodes] for d in own_r2])
+    vals = _check_r2_rows("own_r2", own_r2, nodes)
+    cvals = None if not control else _check_r2_rows("control", control, nodes)
+    ax = _new_axes(ax, figsize=(7.5, 3.2))
+    colours = dict(zip(ROLES, (IN_C, VISIBLE_ONLY, MASKED_ONLY)))
     mean = vals.mean(axis=0)
     err = np.stack([mean - vals.min(axis=0), vals.max(axis=0) - mean])
     xs = np.arange(len(nodes))
     ax.bar(xs, mean, yerr=err, color=[colours[roles[v]] for v in nodes], capsize=2,
            error_kw={"elinewidth": 1})
-    if control:
-        cvals = np.array([[d[v] for v in nodes] for d in control]).mean(axis=0)
-        ax.plot(xs, cvals, "o", mfc="none", color="black", label="untrained encoder")
+    if cvals is not None:
+        ax.plot(xs, cvals.mean(axis=0), "o", mfc="none", color="black", label="untrained encoder")
     from matplotlib.patches import Patch
 
     handles = [Patch(color=col, label=role) for role, col in colours.items()]
@@ -98,6 +101,9 @@ def plot_tree_r2(tree, own_r2: Mapping[str, float], masked: Sequence[str],
     """
     import matplotlib.pyplot as plt
 
+    node_roles(tree, masked, predicted)  # validates the tree and the masked leaves
+    if not isinstance(own_r2, Mapping):
+        raise TypeError(f"own_r2 must be a dict {{node: R^2}}; got {type(own_r2).__name__}.")
     ax = _new_axes(ax, figsize=(5.0, 3.0))
     pos = {v: (float(i), 0.0) for i, v in enumerate(tree.leaves)}
     for v in reversed(tree.nodes):
@@ -147,11 +153,23 @@ def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None
     >>> len(ax.lines) >= 2
     True
     """
-    ax = _new_axes(ax, figsize=(5.5, 3.5))
-    m = np.asarray(measured, dtype=float)
-    if m.ndim != 2 or m.shape[1] != len(x):
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        raise TypeError(f"x must be a sequence of positions; got {type(x).__name__}.")
+    try:
+        m = np.asarray(measured, dtype=float)
+        th = np.asarray(theory, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("theory and measured must hold numbers (a sequence and a (seeds, "
+                        "len(x)) array).") from None
+    if m.ndim != 2 or m.shape[0] < 1 or m.shape[1] != len(x):
         raise ValueError(f"measured must have shape (seeds, len(x)) = (S, {len(x)}); got "
                          f"{m.shape}.")
+    if th.shape != (len(x),):
+        raise ValueError(f"theory must hold one value per x (len {len(x)}); got shape "
+                         f"{th.shape}.")
+    if labels is not None and len(labels) != len(x):
+        raise ValueError(f"labels must name each x (len {len(x)}); got {len(labels)}.")
+    ax = _new_axes(ax, figsize=(5.5, 3.5))
     xs = np.arange(len(x)) if labels is not None else np.asarray(x, dtype=float)
     mean = m.mean(axis=0)
     ax.plot(xs, theory, "-" if labels is None else "_", color="black", lw=1.5, ms=30,
@@ -164,28 +182,6 @@ def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     return ax
-
-
-def expected_dim_curves(tree, ratios: Sequence[float],
-                        settings: Sequence[tuple[int, int]] = ((1, 0), (2, 0), (2, 1), (4, 0)),
-                        *, n_draws: int = 2000, seed: int = 0) -> dict:
-    """E[dim c(m)] per (unit, shift) setting over ``ratios`` (NaN where no mask exists).
-
-    Uses :func:`mae_theory.theory.expected_shared_dim` (the MAE's visible-count rule).
-    """
-    from ..theory import expected_shared_dim
-
-    out = {}
-    for unit, shift in settings:
-        vals = []
-        for r in ratios:
-            try:
-                vals.append(expected_shared_dim(tree, float(r), unit=unit, shift=shift,
-                                                n_draws=n_draws, seed=seed))
-            except ValueError:  # this r leaves no visible (or no masked) unit
-                vals.append(float("nan"))
-        out[(unit, shift)] = np.array(vals)
-    return out
 
 
 def plot_expected_dim(tree, ratios: Sequence[float] = tuple(np.linspace(0.05, 0.95, 19)),

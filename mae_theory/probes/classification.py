@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime import SeedLike, autocast, make_generator, resolve_device
+from ..checks import check_float, check_images, check_int, check_tensor, describe
+from ..runtime import DeviceLike, SeedLike, autocast, make_generator, resolve_device
 
 
 @dataclass(frozen=True)
@@ -33,22 +34,33 @@ class ProbeResult:
         return float(self.accuracy)
 
 
-def _check_split(train_feats, train_labels, test_feats, test_labels, *, feat_ndim=2):
-    """Validate a (train, test) pair of features and labels; returns them and K."""
-    pairs = (("train_feats", train_feats, "train_labels", train_labels),
-             ("test_feats", test_feats, "test_labels", test_labels))
+def _check_split(train_feats, train_labels, test_feats, test_labels, *, images=False):
+    """Validate a (train, test) pair of features (or images) and labels; returns labels and K.
+
+    Features must be finite floating tensors ``(N, D)`` (images: ``(N, C, H, W)``), labels
+    1-D integer tensors with one entry per row: a NaN feature would otherwise train a head
+    that predicts one class and report chance accuracy as a result.
+    """
+    prefix = "images" if images else "feats"
+    pairs = ((f"train_{prefix}", train_feats, "train_labels", train_labels),
+             (f"test_{prefix}", test_feats, "test_labels", test_labels))
     for fname, feats, lname, labels in pairs:
-        if not torch.is_tensor(feats) or feats.ndim != feat_ndim or feats.shape[0] == 0:
-            got = tuple(feats.shape) if torch.is_tensor(feats) else type(feats).__name__
-            raise ValueError(f"{fname} must be a non-empty tensor with {feat_ndim} dimensions "
-                             f"(N first); got {got}.")
-        if (not torch.is_tensor(labels) or labels.ndim != 1 or labels.dtype.is_floating_point
-                or labels.shape[0] != feats.shape[0]):
-            got = tuple(labels.shape) if torch.is_tensor(labels) else type(labels).__name__
+        if images:
+            check_images(fname, feats)
+        else:
+            check_tensor(fname, feats, ndim=2, symbol="z", shape_hint="(N, D)")
+            if feats.shape[0] == 0 or feats.shape[1] == 0:
+                raise ValueError(f"{fname} (z) must hold at least one row and one feature; got "
+                                 f"{describe(feats)}.")
+        check_tensor(lname, labels, ndim=1, floating=False, shape_hint="(N,)")
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise TypeError(f"{lname} must be a 1-D integer tensor of class indices; got "
+                            f"{describe(labels)}. Convert it with labels.long().")
+        if labels.shape[0] != feats.shape[0]:
             raise ValueError(f"{lname} must be a 1-D integer tensor with one label per row of "
-                             f"{fname} ({feats.shape[0]}); got {got}.")
+                             f"{fname} ({feats.shape[0]}); got {describe(labels)}.")
     if train_feats.shape[1:] != test_feats.shape[1:]:
-        raise ValueError(f"train_feats and test_feats must share their feature shape; got "
+        raise ValueError(f"train_{prefix} and test_{prefix} must share their feature shape; got "
                          f"{tuple(train_feats.shape[1:])} and {tuple(test_feats.shape[1:])}.")
     if min(int(train_labels.min()), int(test_labels.min())) < 0:
         raise ValueError("labels must be class indices >= 0; got a negative label.")
@@ -65,12 +77,15 @@ def _probe_head(dim: int, n_classes: int, gen: torch.Generator) -> nn.Module:
     return nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), linear)
 
 
+def _check_schedule(epochs, lr, batch_size) -> tuple[int, float, int]:
+    return (check_int("epochs", epochs, low=1),
+            check_float("lr", lr, low=0.0, low_open=True, symbol="peak learning rate"),
+            check_int("batch_size", batch_size, low=2,
+                      fix="BatchNorm needs at least 2 samples per batch."))
+
+
 def _fit(forward, params, feats, labels, *, epochs, lr, batch_size, gen, dev, sgd) -> list:
     """Mini-batch training with a half-cycle cosine learning rate; mean loss per epoch."""
-    if not (isinstance(epochs, int) and epochs >= 1 and isinstance(batch_size, int)
-            and batch_size >= 2 and lr > 0):
-        raise ValueError(f"epochs must be an int >= 1, batch_size an int >= 2 and lr > 0; got "
-                         f"epochs={epochs!r}, batch_size={batch_size!r}, lr={lr!r}.")
     opt = (torch.optim.SGD(params, lr=lr, momentum=0.9) if sgd
            else torch.optim.AdamW(params, lr=lr, weight_decay=0.05))
     n = feats.shape[0]
@@ -108,7 +123,7 @@ def _accuracy(forward, feats, labels, dev, batch_size: int = 1024) -> float:
 def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor,
                  test_feats: torch.Tensor, test_labels: torch.Tensor, *, epochs: int = 100,
                  lr: float = 0.1, batch_size: int = 256, seed: SeedLike = 0,
-                 device=None) -> ProbeResult:
+                 device: DeviceLike = None) -> ProbeResult:
     """Linear probe of frozen features with MAE's head: BatchNorm (no affine), then linear.
 
     The head :math:`g(z) = W \\,\\mathrm{BN}(z) + b` is trained with cross-entropy by SGD
@@ -147,6 +162,7 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor,
     True
     """
     ytr, yte, k = _check_split(train_feats, train_labels, test_feats, test_labels)
+    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
     dev = resolve_device(device)
     gen = make_generator(seed)
     head = _probe_head(train_feats.shape[1], k, gen).to(dev)
@@ -194,11 +210,9 @@ def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor,
     1.0
     """
     ytr, yte, n_classes = _check_split(train_feats, train_labels, test_feats, test_labels)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= train_feats.shape[0]:
-        raise ValueError(f"k (neighbours) must be an int with 1 <= k <= N = "
-                         f"{train_feats.shape[0]}; got {k!r}.")
-    if not temperature > 0:
-        raise ValueError(f"temperature tau must be > 0; got {temperature!r}.")
+    k = check_int("k", k, low=1, high=train_feats.shape[0], symbol="neighbours",
+                  fix="k counts training features (N of them).")
+    temperature = check_float("temperature", temperature, low=0.0, low_open=True, symbol="tau")
     bank = F.normalize(train_feats.float(), dim=1)
     ytr = ytr.to(bank.device)
     correct = 0
@@ -209,6 +223,12 @@ def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor,
         votes.scatter_add_(1, ytr[idx], (sims / temperature).exp())
         correct += int((votes.argmax(dim=1).cpu() == yte[i:i + 1024].cpu()).sum())
     return correct / test_feats.shape[0]
+
+
+def _check_mae(model) -> None:
+    need = ("blocks", "norm", "embed_dim", "in_chans", "img_size", "reconstruct")
+    if not all(hasattr(model, a) for a in need):
+        raise TypeError(f"model must be an MAE (mae_theory.models); got {describe(model)}.")
 
 
 @torch.no_grad()
@@ -226,7 +246,7 @@ def _tokens_before(model, images: torch.Tensor, n_frozen: int, dev, batch_size: 
 def partial_finetune(model, train_images: torch.Tensor, train_labels: torch.Tensor,
                      test_images: torch.Tensor, test_labels: torch.Tensor, *, blocks: int = 1,
                      epochs: int = 10, lr: float = 3e-3, batch_size: int = 128,
-                     seed: SeedLike = 0, device=None) -> ProbeResult:
+                     seed: SeedLike = 0, device: DeviceLike = None) -> ProbeResult:
     """Fine-tune the last ``blocks`` encoder blocks and a probe head; the rest stays frozen.
 
     He et al. (2022, §4.3) show that tuning a single block lifts MAE's linear-probe accuracy a
@@ -262,12 +282,14 @@ def partial_finetune(model, train_images: torch.Tensor, train_labels: torch.Tens
     >>> len(res.losses), 0.0 <= res.accuracy <= 1.0
     (2, True)
     """
+    _check_mae(model)
     ytr, yte, k = _check_split(train_images, train_labels, test_images, test_labels,
-                               feat_ndim=4)
+                               images=True)
+    check_images("train_images", train_images, channels=model.in_chans, size=model.img_size)
+    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
     depth = len(model.blocks)
-    if isinstance(blocks, bool) or not isinstance(blocks, int) or not 1 <= blocks <= depth:
-        raise ValueError(f"blocks (trailing encoder blocks to tune) must be an int in "
-                         f"[1, depth = {depth}]; got {blocks!r}.")
+    blocks = check_int("blocks", blocks, low=1, high=depth,
+                       symbol="trailing encoder blocks to tune")
     dev = resolve_device(device)
     gen = make_generator(seed)
     model = model.to(dev).eval()
@@ -296,7 +318,7 @@ def partial_finetune(model, train_images: torch.Tensor, train_labels: torch.Tens
 
 @torch.no_grad()
 def reconstruction_quality(model, data, mask_ratio: float = 0.75, *, seed: SeedLike = 0,
-                           batch_size: int = 512, device=None) -> dict:
+                           batch_size: int = 512, device: DeviceLike = None) -> dict:
     """PSNR and SSIM of MAE reconstructions (visible patches pasted back) in pixel units.
 
     Each image is masked at ratio ``r``, reconstructed (:meth:`MAE.reconstruct`), mapped back
@@ -329,11 +351,17 @@ def reconstruction_quality(model, data, mask_ratio: float = 0.75, *, seed: SeedL
     >>> sorted(q), q["psnr"] > 0
     (['mask_ratio', 'psnr', 'ssim'], True)
     """
-    from ..metrics import psnr, ssim
+    from ..data import ImageData
+    from ..image_quality import psnr, ssim
 
-    if not hasattr(data, "denormalize"):
+    _check_mae(model)
+    if not isinstance(data, ImageData):
         raise TypeError(f"data must be an ImageData (it carries the statistics that map images "
-                        f"back to pixels); got {type(data).__name__}.")
+                        f"back to pixels); got {describe(data)}.")
+    check_images("data.images", data.images, channels=model.in_chans, size=model.img_size)
+    mask_ratio = check_float("mask_ratio", mask_ratio, low=0.0, high=1.0, high_open=True,
+                             symbol="r")
+    batch_size = check_int("batch_size", batch_size)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     gen = make_generator(seed)

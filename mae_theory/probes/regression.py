@@ -7,10 +7,13 @@ node of a latent tree.
 
 
 import math
+import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from ..checks import check_float, check_int, check_tensor, describe
 from ..runtime import SeedLike, make_generator
 
 
@@ -24,20 +27,38 @@ class RegressionProbeConfig:
     bandwidth_scale: float = 1.0  # sigma = scale * median pairwise distance (median heuristic)
     max_train: int = 1500  # kernel ridge uses at most this many training samples
 
+    def __post_init__(self) -> None:
+        check_float("test_fraction", self.test_fraction, low=0.0, high=1.0, low_open=True,
+                    high_open=True)
+        check_float("ridge", self.ridge, low=0.0, symbol="lambda")
+        if (not isinstance(self.kernel_ridges, tuple) or not self.kernel_ridges
+                or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                           and math.isfinite(v) and v > 0 for v in self.kernel_ridges)):
+            raise ValueError(f"kernel_ridges must be a non-empty tuple of finite numbers > 0; "
+                             f"got {self.kernel_ridges!r}.")
+        check_float("bandwidth_scale", self.bandwidth_scale, low=0.0, low_open=True)
+        check_int("max_train", self.max_train, low=2)
+
 
 def _as_2d(name: str, value, n: int | None = None, min_n: int = 4) -> torch.Tensor:
-    t = torch.as_tensor(value).detach().to("cpu", torch.float64)
+    """A tensor or numpy array of numbers, shape (N,) or (N, k), as float64 (N, k) on the CPU."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if not isinstance(value, torch.Tensor) or value.is_complex():
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array of numbers, shape (N,) "
+                        f"or (N, k); got {describe(value)}.")
+    t = value.detach().to("cpu", torch.float64)
     if t.ndim == 1:
         t = t[:, None]
     if t.ndim != 2 or t.shape[0] < min_n:
         raise ValueError(f"{name} must have shape (N,) or (N, k) with N >= {min_n} samples; got "
                          f"{tuple(t.shape)}.")
+    if t.shape[1] == 0:
+        raise ValueError(f"{name} has no columns (shape {tuple(t.shape)}); pass at least one.")
     if n is not None and t.shape[0] != n:
         raise ValueError(f"{name} has N={t.shape[0]} rows but the features have N={n}; pass "
                          "one row per sample for both.")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values; clean the data first.")
-    return t
+    return check_tensor(name, t)
 
 
 def r2_score(y_true, y_pred) -> float:
@@ -68,8 +89,8 @@ def r2_score(y_true, y_pred) -> float:
 
 
 def _split(n: int, cfg: RegressionProbeConfig, seed: SeedLike):
-    if not 0.0 < cfg.test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1); got {cfg.test_fraction}.")
+    if not isinstance(cfg, RegressionProbeConfig):
+        raise TypeError(f"config must be a RegressionProbeConfig; got {describe(cfg)}.")
     perm = torch.randperm(n, generator=make_generator(seed))
     n_test = max(2, int(round(cfg.test_fraction * n)))
     if n - n_test < 2:
@@ -217,8 +238,16 @@ class LeakageProfile:
     linear: tuple[float, ...]  # held-out R^2 of the ridge probe
     nonlinear: tuple[float, ...]  # held-out R^2 of the kernel-ridge probe
 
+    def __post_init__(self) -> None:
+        rows = (self.nodes, self.kinds, self.linear, self.nonlinear)
+        if not all(isinstance(r, tuple) for r in rows) or len({len(r) for r in rows}) != 1:
+            raise ValueError("nodes, kinds, linear and nonlinear must be tuples of one length "
+                             f"(one entry per row); got lengths {[len(r) for r in rows]}.")
+
     def r2(self, node: str, kind: str = "noise", method: str = "nonlinear") -> float:
         """The R^2 of one row, e.g. ``profile.r2("a", "noise")``."""
+        if kind not in ("value", "noise"):
+            raise ValueError(f"kind must be 'value' or 'noise'; got {kind!r}.")
         if method not in ("linear", "nonlinear"):
             raise ValueError(f"method must be 'linear' or 'nonlinear'; got {method!r}.")
         for v, k, lin, non in zip(self.nodes, self.kinds, self.linear, self.nonlinear):
@@ -229,6 +258,9 @@ class LeakageProfile:
 
     def as_dict(self, kind: str = "noise", method: str = "nonlinear") -> dict[str, float]:
         """``{node: R^2}`` for one kind and one probe."""
+        if kind not in ("value", "noise") or method not in ("linear", "nonlinear"):
+            raise ValueError(f"kind must be 'value' or 'noise' and method 'linear' or "
+                             f"'nonlinear'; got kind={kind!r}, method={method!r}.")
         vals = self.linear if method == "linear" else self.nonlinear
         return {v: r for v, k, r in zip(self.nodes, self.kinds, vals) if k == kind}
 
@@ -266,10 +298,13 @@ def leakage_profile(features, sample, config: RegressionProbeConfig = Regression
     >>> prof.r2("a") > 0.9, abs(prof.r2("b")) < 0.1
     (True, True)
     """
+    if isinstance(kinds, str) or not isinstance(kinds, (tuple, list)) or not kinds:
+        raise ValueError(f"kinds must hold 'value' and/or 'noise'; got {kinds!r}.")
     for k in kinds:
         if k not in ("value", "noise"):
             raise ValueError(f"kinds must hold 'value' and/or 'noise'; got {kinds!r}.")
-    if not (hasattr(sample, "values") and hasattr(sample, "noises")):
+    if not (isinstance(getattr(sample, "values", None), dict)
+            and isinstance(getattr(sample, "noises", None), dict)):
         raise TypeError("sample must have dicts .values and .noises (a tree sample); got "
                         f"{type(sample).__name__}.")
     targets, rows = {}, []

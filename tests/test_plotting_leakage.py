@@ -1,0 +1,68 @@
+"""Leakage figures of chapters 3-4: colours from theory.node_roles, and bad input refused."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mae_theory.hierarchy import LatentTree  # noqa: E402
+from mae_theory.plotting import leakage as L  # noqa: E402
+from mae_theory.theory import expected_dim_curves  # noqa: E402
+
+TREE = LatentTree.balanced(2, 2)
+
+
+def teardown_function():
+    plt.close("all")
+
+
+def test_bars_are_coloured_by_the_role_theory_gives():
+    r2 = [{v: 0.5 for v in TREE.nodes}, {v: 0.7 for v in TREE.nodes}]
+    ax = L.plot_leakage_profile(TREE, r2, ["x1", "x2"], ["r"], control=r2[:1])
+    colours = [matplotlib.colors.to_hex(p.get_facecolor()) for p in ax.patches]
+    roles = dict(zip(TREE.nodes, colours))  # r in c; b and x3, x4 visible only; a masked only
+    assert roles["r"] == L.IN_C.lower() and roles["b"] == roles["x3"] == L.VISIBLE_ONLY.lower()
+    assert roles["a"] == roles["x1"] == L.MASKED_ONLY.lower()
+    np.testing.assert_allclose([p.get_height() for p in ax.patches], 0.6)
+
+
+def test_expected_dim_plot_draws_the_theory_curves():
+    ratios = [0.25, 0.5, 0.75]
+    ax = L.plot_expected_dim(TREE, ratios, [(1, 0), (2, 0)], n_draws=40)
+    want = expected_dim_curves(TREE, ratios, [(1, 0), (2, 0)], n_draws=40)
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), want[(2, 0)])
+    assert L.expected_dim_curves is expected_dim_curves  # the old import path still works
+
+
+@pytest.mark.parametrize(("call", "error", "match"), [
+    (lambda: L.plot_leakage_profile(TREE, [], ["x1"], ["r"]), TypeError,
+     "own_r2 must be a non-empty list of dicts"),
+    (lambda: L.plot_leakage_profile(TREE, {"r": 1.0}, ["x1"], ["r"]), TypeError,
+     "own_r2 must be a non-empty list of dicts"),
+    (lambda: L.plot_leakage_profile(TREE, [{"r": 1.0}], ["x1"], ["r"]), ValueError,
+     "own_r2 lacks R\\^2 values for nodes"),
+    (lambda: L.plot_leakage_profile(TREE, [{v: np.nan for v in TREE.nodes}], ["x1"], ["r"]),
+     ValueError, "own_r2 must hold finite R\\^2 values"),
+    (lambda: L.plot_leakage_profile(TREE, [{v: 0.0 for v in TREE.nodes}], ["x1"], 0),
+     TypeError, "predicted must be an iterable of node names"),
+    (lambda: L.plot_leakage_profile(TREE, [{v: 0.0 for v in TREE.nodes}], ["q"], ["r"]),
+     ValueError, "masked must hold leaves of the tree"),
+    (lambda: L.plot_tree_r2(TREE, [0.5], ["x1"]), TypeError, "own_r2 must be a dict"),
+    (lambda: L.plot_tree_r2("tree", {}, ["x1"]), TypeError, "tree must be a LatentTree"),
+    (lambda: L.plot_theory_vs_measured(3, [1.0], [[1.0]]), TypeError,
+     "x must be a sequence of positions"),
+    (lambda: L.plot_theory_vs_measured([0.1, 0.5], [6], [[6.0, 9.0]]), ValueError,
+     "theory must hold one value per x"),
+    (lambda: L.plot_theory_vs_measured([0.1, 0.5], [6, 9], [6.0, 9.0]), ValueError,
+     r"measured must have shape \(seeds, len\(x\)\)"),
+    (lambda: L.plot_theory_vs_measured([0.1], [6], [["a"]]), TypeError,
+     "theory and measured must hold numbers"),
+    (lambda: L.plot_expected_dim(TREE, [0.5, 1.5], n_draws=5), ValueError,
+     r"ratios\[1\] \(r\) must be a finite number"),
+])
+def test_bad_input_is_refused(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

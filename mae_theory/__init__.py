@@ -13,7 +13,8 @@ One module per concept, in the book's reading order:
   with provenance), ``image_quality``;
 * chapter 10 -- ``hmm``, ``spectral``;
 * everywhere -- ``runtime`` (devices, seeds), ``checks`` (boundary validation), ``verdicts``
-  (pre-registered claims), ``plotting``, ``widgets``.
+  (pre-registered claims), ``zoo`` (pretrained models behind a learning gate), ``plotting``,
+  ``widgets``.
 
 The flat names below are what the chapters and a user need most; everything else is reached
 through its module (``mt.operators.kernel_attention``, ``mt.tree_mae.run_mask_experiment``).
@@ -51,6 +52,7 @@ from . import (  # noqa: E402
     training,
     tree_mae,
     verdicts,
+    zoo,
 )
 from .data import ImageData, load_dataset, load_digits, synthetic_shapes  # noqa: E402
 from .experiments import run_experiment  # noqa: E402
@@ -108,6 +110,7 @@ from .theory import (  # noqa: E402
 )
 from .training import TrainConfig, TrainResult, train  # noqa: E402
 from .verdicts import Claim, Equivalence, PairedTest, Tolerance, judge  # noqa: E402
+from .zoo import load_pretrained  # noqa: E402
 
 # names first, then the concept modules; both sorted (a test keeps it so)
 __all__ = [
@@ -141,6 +144,7 @@ __all__ = [
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
+    "load_pretrained",
     "load_result",
     "mae_digits",
     "mae_digits_decoder",
@@ -206,6 +210,7 @@ __all__ = [
     "tree_mae",
     "verdicts",
     "widgets",
+    "zoo",
 ]
 
 

@@ -138,6 +138,8 @@ def test_variants_map_the_swept_setting():
     (["run", "decoder_depth", "--seeds", "x"], "invalid int value: 'x'"),
     (["run", "decoder_depth", "--bogus"], "unrecognized arguments: --bogus"),
     (["fly"], "invalid choice: 'fly'"),
+    (["pretrain", "nope"], "unknown zoo recipe 'nope'; choose one of digits_mae"),
+    (["pretrain", "digits_mae", "--seeds", "-2"], "--seeds must be >= 0; got [-2]"),
 ])
 def test_bad_command_lines_print_one_line_and_fail(capsys, argv, match):
     assert main(argv) == 2

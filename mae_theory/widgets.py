@@ -34,7 +34,7 @@ __all__ = ["frame_stack", "patch_approximation_explorer", "reconstruction_explor
            "shared_dim_explorer", "shared_latents_explorer"]
 
 DPI = 56         # dots per inch of the frames: sharp enough on screen, small in the page
-COLOURS = 64     # palette size of the PNG frames (the figures use a few colours and greys)
+COLOURS = 32     # palette size of the PNG frames (the figures use a few colours and greys)
 
 
 def figure_png(fig, *, dpi: int = DPI, colours: int = COLOURS, close: bool = True) -> bytes:
@@ -243,7 +243,7 @@ def patch_approximation_explorer(images: dict, sizes: Sequence[int] = (2, 4, 8, 
     def draw(name: str, p: int, k: int) -> tuple[bytes, str]:
         f = torch.as_tensor(images[name], dtype=torch.float64)
         approx = patch_approximation(f, p, k)
-        fig, axes = plt.subplots(1, 3, figsize=(8, 2.8))
+        fig, axes = plt.subplots(1, 3, figsize=(6.4, 2.2))
         lo, hi = float(f.min()), float(f.max())
         for ax, img, title in [(axes[0], f, "f"), (axes[1], approx, f"Pi_{k} f"),
                                (axes[2], f - approx, "f - Pi f")]:

@@ -38,7 +38,8 @@ VENDOR = ROOT / "book" / "_static" / "vendor"
 
 MATHJAX = "3.2.2"          # the last MathJax 3 (Sphinx 7's mathjax3_config is for MathJax 3)
 REQUIREJS = "2.3.8"
-HTML_MANAGER = "1.0.15"    # controls ^5.0.13, base ^6.0.12: as jupyterlab_widgets 3.0.17 (ipywidgets 8.1.9)
+# controls ^5.0.13 and base ^6.0.12, as jupyterlab_widgets 3.0.17 (ipywidgets 8.1.9)
+HTML_MANAGER = "1.0.15"
 
 # Per package: npm spec, target folder, and the files taken from the tarball's package/ folder
 # (shell patterns). MathJax: the full TeX bundle (every TeX extension inside, so nothing is

@@ -310,7 +310,7 @@ def shared_latents_explorer(tree, masked: Sequence[str] = ("x1",), *,
     def draw(m: tuple[str, ...]) -> tuple[bytes, str]:
         ax = plot_tree(tree, masked=list(m))
         deep = sorted(deepest_shared_latents(tree, list(m)))
-        return figure_png(ax.figure), (
+        return figure_png(ax.figure, dpi=80), (  # node labels are small: a finer dpi
             f"masked M = {list(m)}\nc(m) = {sorted(shared_latents(tree, list(m)))}, determined "
             f"by its deepest nodes {deep}; dim c(m) = {shared_dim(tree, list(m))}")
 

@@ -366,6 +366,8 @@ def shared_dim_explorer(tree, *, mask_ratio: float = 0.5, unit: int = 1, n_draws
             settings = [(1, 0), (u, shift)] if (u, shift) != (1, 0) else [(1, 0)]
             fig, ax = plt.subplots(figsize=(5.5, 3.3))
             plot_expected_dim(tree, curve_grid, settings, marker=r, n_draws=n_draws, ax=ax)
+            for old in figures.values():
+                plt.close(old)
             figures.clear()
             figures[(u, s)] = fig
         fig = figures[(u, s)]

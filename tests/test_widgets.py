@@ -90,6 +90,7 @@ def test_reconstruction_explorer_has_a_frame_per_grid_point():
                                                     ("0.75", 0.75))
     assert image.value == 3 and len(image.options) == 2
     assert len(frames(box.children[2])) == 2 * 2 * 3
+    assert not plt.get_fignums()
     with pytest.raises(ValueError, match="models is empty"):
         reconstruction_explorer({}, data)
     with pytest.raises(ValueError, match=r"index must be an integer in \[0, 1794\]"):
@@ -102,6 +103,7 @@ def test_shared_latents_explorer_offers_the_start_mask_and_checks_names():
     assert box.children[0].value == ("x4",)
     assert len(box.children[0].options) == 3
     assert "dim c(m)" in frames(box.children[1])[0].value
+    assert not plt.get_fignums()
     with pytest.raises(ValueError, match="not leaves of the tree"):
         shared_latents_explorer(tree, masked=["y1"])
     with pytest.raises(ValueError, match="leave one visible"):
@@ -114,6 +116,7 @@ def test_shared_dim_explorer_frames_differ_with_r_and_refuse_bad_units():
     shown = frames(box.children[2])
     assert len(shown) == 2 * 2 * 3  # units (1, 2) x (aligned, shifted) x r
     assert len({f.value for f in shown}) == len(shown)
+    assert not plt.get_fignums()  # an open figure would print below the explorer in a notebook
     with pytest.raises(ValueError, match="must divide the number of leaves"):
         shared_dim_explorer(tree, unit=3)
     with pytest.raises(ValueError, match="multiples of 0.05"):
@@ -124,5 +127,6 @@ def test_patch_approximation_explorer_frames_and_order_check():
     x = torch.linspace(0, 1, 8)
     box = patch_approximation_explorer({"ramp": x[:, None] * x[None, :]}, sizes=(2, 4))
     assert len(frames(box.children[2])) == 1 * 2 * 2
+    assert not plt.get_fignums()
     with pytest.raises(ValueError, match="order .k. must be 0 or 1"):
         patch_approximation_explorer({"ramp": x[:, None] * x}, order=2)

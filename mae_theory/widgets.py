@@ -30,8 +30,8 @@ import matplotlib.pyplot as plt
 
 from .checks import check_int
 
-__all__ = ["frame_stack", "patch_approximation_explorer", "reconstruction_explorer",
-           "shared_dim_explorer", "shared_latents_explorer"]
+__all__ = ["figure_png", "frame_html", "frame_stack", "patch_approximation_explorer",
+           "reconstruction_explorer", "shared_dim_explorer", "shared_latents_explorer"]
 
 DPI = 56         # dots per inch of the frames: sharp enough on screen, small in the page
 COLOURS = 32     # palette size of the PNG frames (the figures use a few colours and greys)

@@ -177,6 +177,8 @@ def reconstruction_explorer(models: dict, data, *, mask_ratio: float = 0.75, ind
                          fix="Offer fewer images.")
     index = check_int("index", index, low=0, high=len(data) - n_images,
                       fix=f"Pick a first image in [0, {len(data) - n_images}].")
+    seed = check_int("seed", seed, low=0, fix="Pass an int: every frame of a setting must "
+                     "show the same mask.")
     grid = _grid_with(ratios, mask_ratio)
     ratio = widgets.SelectionSlider(options=[(f"{r:.2f}", r) for r in grid],
                                     value=round(float(mask_ratio), 4), description="mask ratio r")

@@ -95,6 +95,8 @@ def test_reconstruction_explorer_has_a_frame_per_grid_point():
         reconstruction_explorer({}, data)
     with pytest.raises(ValueError, match=r"index must be an integer in \[0, 1794\]"):
         reconstruction_explorer({2: None}, data, index=1795, n_images=3)
+    with pytest.raises(TypeError, match="seed must be an integer; got None"):
+        reconstruction_explorer({2: None}, data, seed=None)
 
 
 def test_shared_latents_explorer_offers_the_start_mask_and_checks_names():

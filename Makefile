@@ -13,6 +13,7 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
 .PHONY: setup book test test-fast lab execute gpu-experiments bench clean
+.PHONY: test-book vendor
 
 setup: $(STAMP)
 
@@ -37,6 +38,14 @@ test: $(STAMP)
 ## make test-fast: unit tests only
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not gpu and not slow" tests mae_theory
+
+## make test-book: the built book in headless Chromium with no network (run make book first)
+test-book: $(STAMP)
+	MAE_THEORY_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_book_offline.py
+
+## make vendor: re-fetch the pinned MathJax, RequireJS and widget manager (npm) into book/_static
+vendor: $(STAMP)
+	$(PY) scripts/vendor_web_assets.py
 
 ## make lab: JupyterLab on the book, widgets live
 lab: $(STAMP)

@@ -11,6 +11,9 @@ PIP        := $(PY) -m pip install --quiet --disable-pip-version-check
 # Python process and notebook kernel these targets start inherits one thread.
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
+# make test spreads test files and chapters over JOBS single-threaded processes (pytest-xdist; one
+# process per notebook, its cells in order): one per core.
+JOBS       ?= 2
 
 .PHONY: setup book test test-fast lab execute gpu-experiments bench clean
 .PHONY: test-book vendor
@@ -31,7 +34,7 @@ book: $(STAMP)
 
 ## make test: unit tests, doctests and every chapter through nbval (GPU tests skip without CUDA)
 test: $(STAMP)
-	$(PY) -m pytest -m "not gpu" tests mae_theory $(NOTEBOOKS) \
+	$(PY) -m pytest -n $(JOBS) --dist loadscope -m "not gpu" $(NOTEBOOKS) tests mae_theory \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg
 

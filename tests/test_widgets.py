@@ -43,6 +43,15 @@ def dot(value):
     return figure_png(fig), f"value {value}"
 
 
+@pytest.fixture(autouse=True)
+def no_open_figures():
+    """Start every test without figures (another test in this process may have left some open),
+    so ``assert not plt.get_fignums()`` sees only what the explorer itself left behind."""
+    plt.close("all")
+    yield
+    plt.close("all")
+
+
 def test_frame_stack_nests_one_level_per_control_and_links_each_stack():
     a = widgets.ToggleButtons(options=[("one", 1), ("two", 2)], value=2)
     b = widgets.SelectionSlider(options=[("x", 10), ("y", 20), ("z", 30)], value=10)

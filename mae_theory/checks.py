@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 
-__all__ = ["check_float", "check_images", "check_int", "check_tensor", "describe"]
+__all__ = ["as_float_array", "check_float", "check_images", "check_int", "check_tensor", "describe"]
 
 
 def describe(value) -> str:
@@ -40,6 +41,34 @@ def _fail(kind: type[Exception], name: str, symbol: str | None, expected: str, g
           fix: str | None) -> Exception:
     tail = f" {fix}" if fix else ""
     return kind(f"{_label(name, symbol)} must be {expected}; got {got}.{tail}")
+
+
+def as_float_array(name: str, value, expected: str, *, symbol: str | None = None):
+    """``value`` (numbers, a sequence, an array or a tensor) as a float numpy array, or raise.
+
+    Only the conversion is checked here; rank, range and finiteness are the caller's to check.
+
+    Raises
+    ------
+    TypeError
+        ``<name> (<symbol>) must be <expected>; got <received>.`` when numpy cannot read the
+        value as floats.
+
+    Examples
+    --------
+    >>> as_float_array("cov", torch.eye(2), "a square matrix").dtype
+    dtype('float64')
+    >>> as_float_array("cov", "abc", "a square matrix")
+    Traceback (most recent call last):
+    ...
+    TypeError: cov must be a square matrix; got 'abc'.
+    """
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise _fail(TypeError, name, symbol, expected, describe(value), None) from None
 
 
 def check_int(name: str, value, *, low: int | None = 1, high: int | None = None,

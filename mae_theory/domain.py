@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checks import check_float, check_int, check_tensor, describe
+from .checks import as_float_array, check_float, check_int, check_tensor, describe
 from .runtime import SeedLike, make_generator
 
 # ---------------------------------------------------------------- fields and synthetic images
@@ -293,13 +293,7 @@ def patch_mean_error_linear(grad_norm: float, patch_size, n: int):
 
 
 def _positive(name: str, value) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numbers (a sequence or an array); got "
-                        f"{describe(value)}.") from None
+    arr = as_float_array(name, value, "numbers (a sequence or an array)")
     if not np.isfinite(arr).all() or (arr <= 0).any():
         raise ValueError(f"{name} must be finite and > 0 (their logarithm is fitted); got "
                          f"{arr.tolist() if arr.size <= 8 else describe(arr)}.")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checks import check_float, check_int, describe
+from .checks import as_float_array, check_float, check_int, describe
 from .runtime import SeedLike, make_generator
 
 
@@ -84,13 +84,7 @@ class HMM:
 
 
 def _as_floats(name: str, value) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of probabilities; got "
-                        f"{describe(value)}.") from None
+    return as_float_array(name, value, "an array of probabilities")
 
 
 def _check_hmm(hmm) -> HMM:

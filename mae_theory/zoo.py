@@ -15,6 +15,7 @@ masks for all three). A model that fails the gate never learned: :func:`load_pre
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,8 +227,6 @@ def pretrain(name: str, *, seeds=None, root: str | Path | None = None, progress=
 
 
 def _read_meta(path: Path) -> dict:
-    import json
-
     return json.loads(path.read_text())
 
 

@@ -50,8 +50,11 @@ def _includes():
                 yield path.stem, m.group(1), dict(re.findall(r":(\w+): (.*)", m.group(2)))
 
 
-@pytest.mark.parametrize("chapter,source,opts", list(_includes()),
-                         ids=[f"{c}:{o.get('pyobject', s)}" for c, s, o in _includes()])
+INCLUDES = list(_includes())
+
+
+@pytest.mark.parametrize("chapter,source,opts", INCLUDES,
+                         ids=[f"{c}:{o.get('pyobject', s)}" for c, s, o in INCLUDES])
 def test_included_source_exists_and_shows_code_not_a_cut_docstring(chapter, source, opts):
     import ast
 

@@ -159,8 +159,9 @@ class MAE(nn.Module):
         """Validate a whole data set for this model once and return it as float (for ``train``).
 
         Checks type, shape and finiteness (one read of the data); integer pixels are converted
-        with ``.float()`` as before. The training loop then skips the per-batch finiteness
-        check (it passes a ready :class:`~mae_theory.masking.Masking` to :meth:`forward`).
+        with ``.float()`` as before. On a GPU the training loop then skips the per-batch
+        finiteness check (it passes a ready :class:`~mae_theory.masking.Masking` to
+        :meth:`forward`, and reading the check back would sync every step); on the CPU it stays.
         """
         check_tensor("images", images, ndim=4, floating=False, finite=False,
                      shape_hint="(N, C, H, W) or an ImageData")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_float, check_int, describe
+from ..checks import as_float_array, check_float, check_int, describe
 from ..masking import check_mask_ratio, n_visible
 from ..runtime import SeedLike, derive_seed, make_generator
 
@@ -140,11 +140,8 @@ def expected_masked_loss(w, cov, patch_size: int, mask_ratio: float) -> float:
 
 def _as_floats(name: str, value, symbol: str) -> np.ndarray:
     """``value`` as a finite 1-D float array (a number or a sequence of numbers), or raise."""
-    try:
-        arr = np.atleast_1d(np.asarray(value, dtype=float))
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} ({symbol}) must be a number or a sequence of numbers; got "
-                        f"{describe(value)}.") from None
+    arr = np.atleast_1d(as_float_array(name, value, "a number or a sequence of numbers",
+                                       symbol=symbol))
     if arr.ndim != 1 or not np.isfinite(arr).all():
         raise ValueError(f"{name} ({symbol}) must be a flat sequence of finite numbers; got "
                          f"{arr.tolist()}.")
@@ -153,13 +150,7 @@ def _as_floats(name: str, value, symbol: str) -> np.ndarray:
 
 def _check_square(a, name: str) -> np.ndarray:
     """``a`` as a finite square float matrix (array or tensor), or raise naming ``name``."""
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    try:
-        a = np.asarray(a, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a square (n, n) matrix of numbers; got "
-                        f"{describe(a)}.") from None
+    a = as_float_array(name, a, "a square (n, n) matrix of numbers")
     if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 2:
         raise ValueError(f"{name} must be a square (n, n) matrix with n >= 2; got shape "
                          f"{a.shape}. Pass the full matrix, e.g. exponential_covariance(n).")
@@ -340,13 +331,7 @@ def predictor_reach(w, *, periodic: bool = True) -> float:
 
 
 def _as_rows(name: str, value) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    try:
-        arr = np.atleast_2d(np.asarray(value, dtype=float))
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a (k, n) matrix of numbers; got "
-                        f"{describe(value)}.") from None
+    arr = np.atleast_2d(as_float_array(name, value, "a (k, n) matrix of numbers"))
     if arr.ndim != 2 or arr.size == 0 or not np.isfinite(arr).all():
         raise ValueError(f"{name} must be a non-empty, finite (k, n) matrix; got shape "
                          f"{arr.shape}.")

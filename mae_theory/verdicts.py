@@ -22,6 +22,7 @@ produced the effect, it was not the thing the claim is about.
 from __future__ import annotations
 
 import html
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -179,7 +180,9 @@ class Verdict:
     def numbers(self) -> str:
         """The effect, interval and n in one phrase."""
         lo, hi = self.interval
-        return f"effect {self.effect:.4g} [{lo:.4g}, {hi:.4g}], n = {self.n}"
+        level = 100 * (1 - 2 * self.claim.rule.alpha)
+        return (f"effect {self.effect:.4g}, {level:.0f} % interval [{lo:.4g}, {hi:.4g}], "
+                f"n = {self.n}")
 
     def to_dict(self) -> dict:
         """A JSON-ready record, one row of the claims ledger."""
@@ -194,6 +197,34 @@ class Verdict:
                          for k, v in self.controls.items()},
         }
 
+    def expect(self, word: str) -> Verdict:
+        """The regression guard: fail unless this run gives the committed verdict ``word``.
+
+        A chapter calls ``verdict.expect("not confirmed")`` with the word its prose was written
+        for, so a changed outcome fails nbval instead of leaving the text wrong. Returns
+        ``self`` so the verdict box still displays.
+        """
+        if word not in WORDS:
+            raise ValueError(f"word must be one of {WORDS}; got {word!r}.")
+        if self.word != word:
+            raise AssertionError(
+                f"claim {self.claim.key!r}: the committed chapter says {word!r} but this run "
+                f"gives {self.word!r} ({self.numbers()}; {self.reason}). The outcome changed: "
+                "re-read the prose around this claim, then update the expected word.")
+        return self
+
+    def glue(self) -> Verdict:
+        """Glue the word and numbers for the prose (myst-nb), as ``KEY-word``, ``KEY-effect``,
+        ``KEY-interval``, ``KEY-n`` and ``KEY-reason``; returns ``self``."""
+        from myst_nb import glue
+
+        lo, hi = self.interval
+        for name, value in [("word", self.word), ("effect", f"{self.effect:.3g}"),
+                            ("interval", f"[{lo:.3g}, {hi:.3g}]"), ("n", str(self.n)),
+                            ("reason", self.reason)]:
+            glue(f"{self.claim.key}-{name}", value, display=False)
+        return self
+
     def _repr_html_(self) -> str:
         colour = {"confirmed": "#1b7837", "not confirmed": "#b2182b",
                   "inconclusive": "#8c6d1f"}[self.word]
@@ -204,15 +235,18 @@ class Verdict:
         detect = ("" if self.detectable is None else
                   f"<li>this design detects effects of about {self.detectable:.3g} "
                   "(80 % power)</li>")
+        record = json.dumps(self.to_dict()).replace("</", "<\\/")
         return (
-            f'<div class="mae-verdict" data-key="{html.escape(c.key)}" '
+            f'<div class="mae-verdict" id="claim-{html.escape(c.key)}" '
+            f'data-key="{html.escape(c.key)}" '
             f'style="border-left:5px solid {colour};padding:0.4em 0.8em;margin:0.5em 0;">'
             f'<strong style="color:{colour}">{self.word.upper()}</strong> &mdash; '
             f"{html.escape(c.statement)} <small>({html.escape(c.source)})</small>"
             f"<ul style='margin:0.3em 0'><li>prediction: {html.escape(c.prediction)}</li>"
             f"<li>rule: {html.escape(c.rule.describe())}; statistic: "
             f"{html.escape(c.statistic)}</li><li>{self.numbers()}</li>{detect}{ctrl}"
-            f"<li>{html.escape(self.reason)}</li></ul></div>")
+            f"<li>{html.escape(self.reason)}</li></ul>"
+            f'<script type="application/json" class="mae-claim">{record}</script></div>')
 
     def __repr__(self) -> str:
         return f"Verdict({self.claim.key!r}: {self.word}; {self.numbers()})"

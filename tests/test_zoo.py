@@ -35,7 +35,7 @@ def test_pretrain_writes_checkpoint_and_provenance_and_load_refuses_a_failed_gat
     for key in ("git_commit", "torch"):
         assert key in str(record["provenance"])
     assert record["gate"]["passed"] is False  # 6 steps learn nothing
-    with pytest.raises(ValueError, match="failed its learning gate"):
+    with pytest.raises(ValueError, match="failed its gate"):
         zoo.load_pretrained("micro", seed=0, root=tmp_path)
     model, rec = zoo.load_pretrained("micro", seed=0, root=tmp_path, check_gate=False)
     train_set, test_set = zoo.recipe_data(micro_recipe)

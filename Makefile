@@ -16,7 +16,7 @@ export MKL_NUM_THREADS := 1
 JOBS       ?= 2
 
 .PHONY: setup book test test-fast lab execute gpu-experiments bench clean
-.PHONY: test-book vendor
+.PHONY: test-book vendor zoo
 
 setup: $(STAMP)
 
@@ -45,6 +45,11 @@ test-fast: $(STAMP)
 ## make test-book: the built book in headless Chromium with no network (run make book first)
 test-book: $(STAMP)
 	MAE_THEORY_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_book_offline.py
+
+## make zoo: train every zoo recipe on the CPU (resumes; a finished seed is skipped, so a clean
+## checkout with the committed data/zoo does nothing). About 80 core-minutes from scratch.
+zoo: $(STAMP)
+	$(PY) -m mae_theory pretrain all
 
 ## make vendor: re-fetch the pinned MathJax, RequireJS and widget manager (npm) into book/_static
 vendor: $(STAMP)

@@ -4,6 +4,7 @@ Examples::
 
     python -m mae_theory list
     python -m mae_theory pretrain digits_mae --seeds 0 1         # the model zoo, CPU, minutes
+    python -m mae_theory pretrain all                            # every recipe (resumes)
     python -m mae_theory run mask_ratio_sweep --device cuda
     python -m mae_theory run decoder_depth --smoke --out /tmp/results     # CPU, seconds
     torchrun --nproc_per_node=4 -m mae_theory run masking_unit --device cuda
@@ -27,7 +28,7 @@ from .experiments import (
     run_experiment,
 )
 from .runtime import resolve_device
-from .zoo import RECIPES, pretrain
+from .zoo import RECIPES, gate_line, pretrain
 
 PROG = "python -m mae_theory"
 
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="result folder (default: data/results)")
     run.add_argument("--progress", action="store_true", help="show training progress bars")
     pre = sub.add_parser("pretrain", help="train a zoo recipe on the CPU (data/zoo/NAME)")
-    pre.add_argument("name", help=f"one of: {', '.join(RECIPES)}")
+    pre.add_argument("name", help=f"one of: {', '.join(RECIPES)}; or all")
     pre.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
     pre.add_argument("--force", action="store_true", help="retrain seeds already in the zoo")
     return ap
@@ -70,9 +71,9 @@ def main(argv=None) -> int:
             configure(args.name, smoke=args.smoke, seeds=args.seeds, dataset=args.dataset)
             resolve_device(args.device)
         if args.command == "pretrain":
-            if args.name not in RECIPES:
+            if args.name not in RECIPES and args.name != "all":
                 raise ValueError(f"unknown zoo recipe {args.name!r}; choose one of "
-                                 f"{', '.join(RECIPES)}.")
+                                 f"{', '.join(RECIPES)}, or all.")
             if args.seeds is not None and min(args.seeds) < 0:
                 raise ValueError(f"--seeds must be >= 0; got {args.seeds}.")
     except (UsageError, ValueError, TypeError) as err:
@@ -88,11 +89,10 @@ def main(argv=None) -> int:
             print(f"zoo: {name:14s} {recipe.description}; seeds {list(recipe.seeds)}")
         return 0
     if args.command == "pretrain":
-        for rec in pretrain(args.name, seeds=args.seeds, force=args.force, progress=None):
-            print(f"{args.name} seed {rec['seed']}: {rec['wall_time_s']:.0f} s; gate "
-                  f"{'passed' if rec['gate']['passed'] else 'FAILED'} (masked MSE "
-                  f"{rec['gate']['model_mse']:.3f} vs mean patch "
-                  f"{rec['gate']['mean_patch_mse']:.3f})")
+        for name in RECIPES if args.name == "all" else [args.name]:
+            for rec in pretrain(name, seeds=args.seeds, force=args.force, progress=None):
+                print(f"{name} seed {rec['seed']}: {rec['wall_time_s']:.0f} s; "
+                      f"{gate_line(rec)}", flush=True)
         return 0
     res = run_experiment(args.name, smoke=args.smoke, seeds=args.seeds, dataset=args.dataset,
                          device=args.device, out=args.out, progress=args.progress or None)

@@ -45,6 +45,7 @@ from .results import (  # noqa: F401  (result_path, load_result, ...: reachable 
 )
 from .runtime import DeviceLike, autocast, resolve_device
 from .training import TrainConfig, train
+from .verdicts import Claim, PairedTest, Verdict, judge
 
 DATASETS = ("fashion_mnist", "cifar10", "digits", "synthetic_shapes")
 """The data sets an experiment can run on (``--dataset`` of the command line)."""
@@ -357,33 +358,50 @@ def estimate_gpu_seconds(name: str) -> dict:
             "per_value_s": per_value}
 
 
-def compare(result: dict, metric: str, better, worse) -> dict:
-    """Is ``metric`` at setting ``better`` above its value at ``worse``, beyond the seed spread?
+def compare(result: dict, metric: str, better, worse, *, claim: Claim | None = None,
+            alpha: float = 0.05) -> Verdict:
+    """Judge "``metric`` is higher at setting ``better`` than at ``worse``" with the verdicts module.
 
-    Returns ``{"diff", "spread", "separated", "verdict"}``: ``diff`` is the difference of the
-    means over seeds, ``spread`` the larger of the two standard deviations, ``separated`` whether
-    ``diff > spread`` (and at least 3 seeds), and ``verdict`` one of ``"confirmed"``, ``"not
-    confirmed"``, ``"reversed"`` or, for a smoke-size result, ``"smoke size: not enough to
-    judge"``.
+    The runs are paired by seed (the same seeds train every setting), and the difference
+    ``better - worse`` per seed goes through ``claim``'s rule -- by default a one-sided paired
+    t-test at level ``alpha`` (:class:`~mae_theory.verdicts.PairedTest`), declared from the
+    experiment's registered seeds before looking at any value. A smoke-size result is always
+    ``"inconclusive"``: it checks the pipeline, not the claim.
+
+    Returns
+    -------
+    Verdict
+        ``.word`` (confirmed / not confirmed / inconclusive), ``.effect`` (mean difference),
+        ``.interval``, ``.n``, ``.detectable`` and ``.reason``.
 
     Examples
     --------
-    >>> res = {"smoke": False, "seeds": [0, 1, 2], "summary": {"knn": {
-    ...     "0.75": {"mean": 0.8, "std": 0.01}, "0.1": {"mean": 0.7, "std": 0.02}}}}
-    >>> compare(res, "knn", 0.75, 0.1)["verdict"]
-    'confirmed'
+    >>> runs = [{"value": v, "seed": s, "metrics": {"knn": base + 0.01 * s}}
+    ...         for v, base in ((0.75, 0.80), (0.1, 0.70)) for s in range(4)]
+    >>> res = {"name": "mask_ratio", "smoke": False, "seeds": [0, 1, 2, 3], "runs": runs}
+    >>> v = compare(res, "knn", 0.75, 0.1)
+    >>> v.word, round(v.effect, 3), v.n
+    ('confirmed', 0.1, 4)
     """
-    by_value = result["summary"][metric]
-    a, b = by_value[str(better)], by_value[str(worse)]
-    diff, spread = a["mean"] - b["mean"], max(a["std"], b["std"])
-    separated = abs(diff) > spread and len(result["seeds"]) >= 3
+    by = {}
+    for run in result["runs"]:
+        by[(str(run["value"]), run["seed"])] = float(run["metrics"][metric])
+    seeds = [s for s in result["seeds"] if (str(better), s) in by and (str(worse), s) in by]
+    if len(seeds) < 2:
+        raise ValueError(f"compare needs >= 2 seeds with both settings {better} and {worse}; "
+                         f"got {len(seeds)}. Run the experiment with more seeds.")
+    if claim is None:
+        claim = Claim(f"{result['name']}-{metric}-{better}-vs-{worse}", "9", "other",
+                      f"{metric} is higher at {better} than at {worse}",
+                      f"{metric}({better}) > {metric}({worse})", f"{metric}, paired by seed",
+                      PairedTest(alpha=alpha), n_seeds=len(seeds))
+    verdict = judge(claim, [by[str(better), s] for s in seeds],
+                    [by[str(worse), s] for s in seeds])
     if result.get("smoke"):
-        verdict = "smoke size: not enough to judge"
-    elif separated:
-        verdict = "confirmed" if diff > 0 else "reversed"
-    else:
-        verdict = "not confirmed"
-    return {"diff": diff, "spread": spread, "separated": separated, "verdict": verdict}
+        verdict = dataclasses.replace(verdict, word="inconclusive",
+                                      reason="a smoke-size run checks the pipeline, not the "
+                                             "claim")
+    return verdict
 
 
 def committed_or_smoke(name: str, *, seeds=(0, 1, 2), device: DeviceLike = "cpu") -> dict:

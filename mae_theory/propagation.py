@@ -11,7 +11,8 @@ the update of a block is bounded by a constant :math:`C_l` of its weights alone
 (:func:`update_bound`); relative updates :math:`\\rho_l = \\lVert x_{l+1} - x_l\\rVert /
 \\lVert x_l\\rVert \\le C_l / \\lVert x_l\\rVert` shrink as the stream grows. This module
 measures the stream (:func:`residual_stream`), the updates (:func:`relative_updates`) and the
-bound, builds per-image features for layer-by-layer CKA (:func:`pooled_features`), and trains the supervised comparison model (:func:`train_supervised`).
+bound, builds per-image features for layer-by-layer CKA (:func:`pooled_features`), and
+trains the supervised comparison model (:func:`train_supervised`).
 """
 
 from __future__ import annotations

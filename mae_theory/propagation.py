@@ -11,7 +11,8 @@ the update of a block is bounded by a constant :math:`C_l` of its weights alone
 (:func:`update_bound`); relative updates :math:`\\rho_l = \\lVert x_{l+1} - x_l\\rVert /
 \\lVert x_l\\rVert \\le C_l / \\lVert x_l\\rVert` shrink as the stream grows. This module
 measures the stream (:func:`residual_stream`), the updates (:func:`relative_updates`) and the
-bound, and trains the supervised comparison model (:func:`train_supervised`).
+bound, builds per-image features for layer-by-layer CKA (:func:`pooled_features`), and
+trains the supervised comparison model (:func:`train_supervised`).
 """
 
 from __future__ import annotations
@@ -175,6 +176,59 @@ def predicted_relative_bound(states: list[torch.Tensor], bounds: torch.Tensor, *
 def token_features(states: list[torch.Tensor], *, skip_cls: bool = True) -> list[torch.Tensor]:
     """Flatten each state to one row per patch token, (N*T', D): the input of CKA."""
     return [(x[:, 1:] if skip_cls else x).reshape(-1, x.shape[-1]) for x in states]
+
+
+def pooled_features(states: list[torch.Tensor], *, skip_cls: bool = True) -> list[torch.Tensor]:
+    """One feature row per image for CKA: remove each token position's mean over the images,
+    then mean-pool the tokens, (N, D) per state.
+
+    .. math:: z_{l,n} = \\frac{1}{L}\\sum_{i=1}^{L}\\Big(x_{l,n,i}
+              - \\frac{1}{N}\\sum_{m=1}^{N} x_{l,m,i}\\Big)
+
+    Token-level CKA (:func:`token_features`) treats the ``L`` tokens of an image as ``L``
+    examples. Tokens at different positions differ by the position embedding, which is the same
+    for every image and is carried along the residual stream, so part of what two layers "share"
+    is where a token sits, not what the image shows. Removing the per-position mean deletes
+    every component common to all images at a position; pooling leaves one row per image, so
+    CKA compares how two layers arrange the *images*.
+
+    Parameters
+    ----------
+    states : list of torch.Tensor, each (N, T, D)
+        Residual-stream states :math:`x_l`, as returned by :func:`residual_stream`.
+    skip_cls : bool
+        Drop token 0 (the cls token) before pooling.
+
+    Returns
+    -------
+    list of torch.Tensor, each (N, D), float32, with zero mean over the N images
+
+    Notes
+    -----
+    Pooling and centring are both linear, so :math:`z_{l,n}` is also the mean-pooled token of
+    image ``n`` minus its mean over images; linear CKA, which centres its inputs, gives the same
+    value on plain mean-pooled tokens. The per-position centring is written out because it is
+    the reason the measure ignores the position embedding. Used in chapter 7.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(4, 5, 3, generator=g)
+    >>> shift = torch.randn(1, 5, 3, generator=g)  # one offset per position, for every image
+    >>> z = pooled_features([x, x + shift])
+    >>> z[0].shape, bool(torch.allclose(z[0], z[1], atol=1e-6))
+    (torch.Size([4, 3]), True)
+    """
+    _check_states(states)
+    if states[0].shape[0] < 2:
+        raise ValueError(f"states must hold at least N = 2 images to remove the mean over "
+                         f"images; got N = {states[0].shape[0]}.")
+    out = []
+    for x in states:
+        t = (x[:, 1:] if skip_cls else x).float()
+        out.append((t - t.mean(dim=0, keepdim=True)).mean(dim=1))
+    return out
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from mae_theory.metrics import linear_cka
 from mae_theory.models import mae_micro
 from mae_theory.propagation import (
     SupervisedConfig,
+    pooled_features,
     predicted_relative_bound,
     relative_updates,
     residual_stream,
@@ -63,6 +64,27 @@ def test_token_features_and_cka_of_identical_layers():
     feats = token_features(states)
     assert feats[0].shape == (5 * 16, 16)
     assert linear_cka(feats[1], feats[1]).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_pooled_features_ignore_position_offsets_and_match_pooled_cka():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 9, 6, generator=g)  # token 0 plays the cls token
+    pos = 50.0 * torch.randn(1, 9, 6, generator=g)  # a large position code, same for all images
+    z, z_pos = pooled_features([x, x + pos])
+    assert z.shape == (40, 6)
+    assert torch.allclose(z, z_pos, atol=1e-4)
+    assert torch.allclose(z.mean(dim=0), torch.zeros(6), atol=1e-5)
+    # closed form: centring then pooling = pooling then centring
+    pooled = x[:, 1:].mean(dim=1)
+    assert torch.allclose(z, pooled - pooled.mean(dim=0), atol=1e-5)
+    # a position code shared by all images makes token-level CKA look continuous; pooled does not
+    y = torch.randn(40, 9, 6, generator=g)  # unrelated content
+    tok = linear_cka(*token_features([x + pos, y + pos])).item()
+    per_image = linear_cka(*pooled_features([x + pos, y + pos])).item()
+    assert tok > 0.9 and per_image < 0.5
+    assert len(pooled_features([x, x, x], skip_cls=False)) == 3
+    with pytest.raises(ValueError, match="at least N = 2 images"):
+        pooled_features([x[:1], x[:1]])
 
 
 def test_train_supervised_lowers_the_loss_and_checks_input():

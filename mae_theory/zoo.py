@@ -34,8 +34,8 @@ from .results import provenance, save_json
 from .runtime import SeedLike
 from .training import TrainConfig, train
 
-__all__ = ["GATE_RATIO", "AccuracyGate", "GateResult", "Recipe", "RECIPES", "gate_metrics",
-           "load_pretrained", "pretrain", "recipe_data", "zoo_dir"]
+__all__ = ["GATE_RATIO", "AccuracyGate", "GateResult", "Recipe", "RECIPES", "accuracy",
+           "gate_line", "gate_metrics", "load_pretrained", "pretrain", "recipe_data", "zoo_dir"]
 
 GATE_RATIO = 0.75
 """A trained model's held-out masked MSE must be at most this fraction of the mean patch's."""

@@ -384,7 +384,9 @@ def partner_attention(attn: torch.Tensor, mask: torch.Tensor, partner: torch.Ten
     profile = _loglinear_fill(levels / 1e4, mean, count > 0)
     g = profile[:, which]  # (H, L, L): distance-only weight of key j for query i
     denom = torch.einsum("hij,nj->nhi", g, vis)
-    predicted = g[:, rows, partner][None] / denom.clamp_min(1e-30)  # (N, H, L)
+    # a row whose visible keys all get (almost) no weight has no renormalised attention: 0
+    predicted = torch.where(denom > 1e-12, g[:, rows, partner][None] / denom.clamp_min(1e-12),
+                            torch.zeros(()))  # (N, H, L)
     observed = w[:, :, rows, partner]
     q = query[:, None].float()
     return (observed * q).sum(dim=(0, 2)) / q.sum(dim=(0, 2)), \

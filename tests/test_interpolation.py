@@ -178,3 +178,13 @@ def test_partner_attention_refuses_bad_inputs():
     with pytest.raises(ValueError, match="distance profile"):  # the partner is the only key
         partner_attention(torch.full((1, 1, 3, 3), 1 / 3), torch.tensor([[1., 0.]]),
                           mirror_partner((1, 2)), (1, 2))
+
+
+def test_partner_attention_of_a_local_decoder_is_zero_for_far_partners():
+    grid = (4, 8)
+    mask = random_masking(20, grid, 0.75, seed=1).mask
+    allowed = local_attention_mask(grid, 1.5).float()
+    local = (allowed / allowed.sum(dim=-1, keepdim=True)).expand(20, 1, 33, 33)
+    far = (torch.arange(32) % 8 - 3.5).abs() >= 2.5
+    obs, dist = partner_attention(local, mask, mirror_partner(grid), grid, far)
+    assert obs.item() == 0.0 and dist.item() == pytest.approx(0.0, abs=1e-9)

@@ -1,6 +1,7 @@
-"""Where attention goes: mean attention distance, and masked-to-visible attention (ch. 6, 8).
+"""Where attention goes: mean attention distance, masked-to-visible attention and the distance
+from uniform attention (ch. 6, 8).
 
-Both read attention maps ``(N, heads, T, T)`` (one softmax row per query), e.g. from
+All three read attention maps ``(N, heads, T, T)`` (one softmax row per query), e.g. from
 ``MAE.attention_maps``; token positions are patch (row, column) in grid order.
 """
 
@@ -174,3 +175,42 @@ def masked_to_visible_attention(
     patch = a[..., off:, off:]  # (N, heads, L, L)
     to_visible = (patch * (1 - m)[:, None, None, :]).sum(dim=-1)  # (N, heads, L)
     return (to_visible * m[:, None]).sum(dim=-1) / m.sum(dim=1)[:, None]
+
+
+def distance_from_uniform(attn: torch.Tensor, *, cls_token: bool = True) -> torch.Tensor:
+    """Mean total-variation distance of each attention row from the uniform row, per head.
+
+    .. math:: \\delta = \\operatorname{mean}_{n, i}\\ \\tfrac12 \\sum_j
+              \\Big\\lvert \\tilde A_{ij} - \\tfrac{1}{T'} \\Big\\rvert
+
+    where :math:`\\tilde A` is ``A`` restricted to the ``T'`` patch tokens (cls dropped as query
+    and key when ``cls_token``) and renormalised. ``delta`` is the share of attention mass that
+    would have to move to make a row uniform: 0 for uniform attention, ``1 - 1/T'`` for a row
+    that puts everything on one token. Chapter 8 uses it to say how close attention at
+    initialisation is to uniform averaging.
+
+    Parameters
+    ----------
+    attn : torch.Tensor, shape (N, heads, T, T)
+    cls_token : bool, keyword-only
+        Token 0 is cls.
+
+    Returns
+    -------
+    torch.Tensor, shape (heads,), float32
+
+    Examples
+    --------
+    >>> import torch
+    >>> distance_from_uniform(torch.full((1, 2, 5, 5), 0.2)).tolist()
+    [0.0, 0.0]
+    >>> round(distance_from_uniform(torch.eye(5).expand(1, 1, 5, 5)).item(), 4)
+    0.75
+    """
+    a = _check_attn(attn)
+    if cls_token:
+        a = a[..., 1:, 1:]
+    if a.shape[-1] == 0:
+        raise ValueError("attn has no patch token besides cls; pass cls_token=False.")
+    a = a / a.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    return 0.5 * (a - 1.0 / a.shape[-1]).abs().sum(dim=-1).mean(dim=(0, 2))

@@ -9,7 +9,9 @@ patches (Q5 of Cao et al.) or interpolates globally. This module supplies the ya
 - :func:`mirror_images`: images symmetric about the vertical axis, whose every patch has a
   partner (:func:`mirror_partner`) that may be far away;
 - :func:`restrict_decoder_attention`: make a trained or fresh MAE's decoder attend only to
-  tokens within a radius (the decoder run with an attention mask).
+  tokens within a radius (the decoder run with an attention mask);
+- :func:`partner_attention`: how much attention a masked patch pays its visible mirror
+  partner, against what a distance-only attention would pay it.
 """
 
 from __future__ import annotations
@@ -282,3 +284,110 @@ def nearest_visible_distance(mask: torch.Tensor, grid_size: tuple[int, int]) -> 
     d = torch.cdist(c, c).expand(m.shape[0], -1, -1) + 1e6 * m[:, None, :]
     nearest = d.min(dim=-1).values
     return float((nearest * m).sum() / m.sum())
+
+
+def _loglinear_fill(x: torch.Tensor, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """``y`` (H, K) at sorted ``x`` (K,), with unknown columns filled by interpolating
+    ``log y`` linearly in ``x`` from the known ones (constant beyond the ends)."""
+    xs, logy = x[known], y[:, known].clamp_min(1e-30).log()
+    hi = torch.searchsorted(xs, x).clamp(1, max(xs.numel() - 1, 1))
+    lo = hi - 1 if xs.numel() > 1 else hi * 0
+    span = (xs[hi] - xs[lo]).clamp_min(1e-12)
+    t = ((x - xs[lo]) / span).clamp(0.0, 1.0)
+    filled = (logy[:, lo] * (1 - t) + logy[:, hi] * t).exp()
+    return torch.where(known[None], y, filled)
+
+
+def partner_attention(attn: torch.Tensor, mask: torch.Tensor, partner: torch.Tensor,
+                      grid_size: tuple[int, int], select: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention a masked query pays its visible mirror partner, and what distance alone gives.
+
+    For a masked query ``i`` whose partner ``p(i)`` is visible, the weights are restricted to
+    the visible keys and renormalised, :math:`w_{ij} = A_{ij} / \\sum_{j' \\in V} A_{ij'}`.
+    The **observed** value is :math:`w_{i\\,p(i)}`. The **distance-based** value is what the
+    same decoder would give the partner if its attention depended on distance only: the
+    head's mean weight :math:`g(d)` on visible keys at distance :math:`d = \\lVert x_i - x_j
+    \\rVert` (patches), taken over every masked query and every visible key that is **not**
+    its partner, renormalised over the row's visible keys:
+    :math:`g(d_{i\\,p(i)}) / \\sum_{j \\in V} g(d_{ij})`. Where no other key lies at the
+    partner's distance (the far corners of a grid), :math:`\\log g` is interpolated linearly
+    between the nearest distances that have keys. A local (distance-
+    decreasing) attention gives a far partner little; a decoder that reads its partner gives
+    it more than its distance profile does.
+
+    Parameters
+    ----------
+    attn : torch.Tensor, shape (N, heads, L + 1, L + 1)
+        One decoder block's map (cls first, patches in grid order).
+    mask : torch.Tensor, shape (N, L), 1 = masked
+    partner : torch.Tensor, shape (L,), from :func:`mirror_partner`
+    grid_size : (int, int)
+    select : torch.Tensor, shape (L,), bool, optional
+        Count only these query patches (e.g. those whose partner is far away).
+
+    Returns
+    -------
+    (observed, distance_based) : tuple of torch.Tensor, shape (heads,) each
+        Means over the selected masked queries with a visible partner.
+
+    Raises
+    ------
+    ValueError
+        If no selected masked query has a visible partner, or no masked query has another
+        visible key (the distance profile is undefined).
+
+    Examples
+    --------
+    >>> import torch
+    >>> uniform = torch.full((1, 1, 9, 9), 1 / 9)       # 2 x 4 grid: 8 patches and cls
+    >>> mask = torch.tensor([[1., 0., 0., 0., 0., 0., 0., 0.]])  # patch 0; partner 3 visible
+    >>> obs, dist = partner_attention(uniform, mask, mirror_partner((2, 4)), (2, 4))
+    >>> round(obs.item(), 4), round(dist.item(), 4)      # uniform over the 7 visible keys
+    (0.1429, 0.1429)
+    """
+    gh, gw = _check_grid(grid_size)
+    n_tok = gh * gw
+    check_tensor("attn", attn, ndim=4, shape_hint="(N, heads, L + 1, L + 1)")
+    if attn.shape[-2:] != (n_tok + 1, n_tok + 1):
+        raise ValueError(f"attn must have shape (N, heads, L + 1, L + 1) with L = {n_tok} (cls "
+                         f"first, patches in grid order); got {describe(attn)}.")
+    m = _check_mask(mask, n_tok)
+    if m.shape[0] != attn.shape[0]:
+        raise ValueError(f"mask must have one row per image (N = {attn.shape[0]}); got "
+                         f"{describe(mask)}.")
+    check_tensor("partner", partner, ndim=1, floating=False, finite=False, shape_hint="(L,)")
+    if partner.shape[0] != n_tok:
+        raise ValueError(f"partner must have L = {n_tok} entries (mirror_partner); got "
+                         f"{describe(partner)}.")
+    vis = 1 - m
+    a = attn.float()[..., 1:, 1:] * vis[:, None, None, :]
+    w = a / a.sum(dim=-1, keepdim=True).clamp_min(1e-30)  # (N, H, L, L), rows over V
+    rows = torch.arange(n_tok)
+    query = m.bool() & vis[:, partner].bool()
+    if select is not None:
+        query = query & select[None].bool()
+    if not query.any():
+        raise ValueError("no selected masked query has a visible partner; use more images.")
+    c = patch_coordinates(grid_size)
+    dist = torch.cdist(c, c)
+    levels, which = torch.unique(torch.round(dist * 1e4), return_inverse=True)
+    onehot = F.one_hot(which, levels.numel()).float()  # (L, L, K): exact distance of (i, j)
+    other = torch.ones(n_tok, n_tok)
+    other[rows, partner] = 0.0
+    pairs = m[:, :, None] * vis[:, None, :] * other  # masked query, visible non-partner key
+    count = torch.einsum("nij,ijb->b", pairs, onehot)
+    if not torch.any(count > 0):
+        raise ValueError("no masked query has a visible key other than its partner: the "
+                         "distance profile is undefined; use more images.")
+    mean = torch.einsum("nhij,nij,ijb->hb", w, pairs, onehot) / count.clamp_min(1.0)
+    profile = _loglinear_fill(levels / 1e4, mean, count > 0)
+    g = profile[:, which]  # (H, L, L): distance-only weight of key j for query i
+    denom = torch.einsum("hij,nj->nhi", g, vis)
+    # a row whose visible keys all get (almost) no weight has no renormalised attention: 0
+    predicted = torch.where(denom > 1e-12, g[:, rows, partner][None] / denom.clamp_min(1e-12),
+                            torch.zeros(()))  # (N, H, L)
+    observed = w[:, :, rows, partner]
+    q = query[:, None].float()
+    return (observed * q).sum(dim=(0, 2)) / q.sum(dim=(0, 2)), \
+        (predicted * q).sum(dim=(0, 2)) / q.sum(dim=(0, 2))

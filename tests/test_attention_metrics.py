@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mae_theory.attention_metrics import (
+    distance_from_uniform,
     masked_to_visible_attention,
     mean_attention_distance,
     patch_coordinates,
@@ -83,3 +84,19 @@ def test_attention_metrics_refuse_bad_input():
                                 token_ids=torch.tensor([0, 7]))
     with pytest.raises(TypeError, match="queries must be a torch.Tensor"):
         mean_attention_distance(_uniform(3), (1, 3), cls_token=False, queries=[True, False, True])
+
+
+def test_distance_from_uniform_of_uniform_one_hot_and_mixed_rows():
+    assert torch.allclose(distance_from_uniform(_uniform(5)), torch.zeros(2))
+    one_hot = torch.eye(5).expand(1, 1, 5, 5)  # every patch row on one of 4 patch keys
+    assert distance_from_uniform(one_hot).item() == pytest.approx(0.75)
+    # without cls all 5 tokens count
+    assert distance_from_uniform(one_hot, cls_token=False).item() == pytest.approx(0.8)
+    # half uniform, half one-hot: half of the one-hot distance (TV is linear along the mix)
+    mix = 0.5 * _uniform(5, heads=1) + 0.5 * one_hot
+    assert distance_from_uniform(mix, cls_token=False).item() == pytest.approx(0.4)
+
+
+def test_distance_from_uniform_refuses_non_square_maps():
+    with pytest.raises(ValueError, match="attention weights"):
+        distance_from_uniform(torch.ones(1, 1, 3, 4))

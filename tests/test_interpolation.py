@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mae_theory import masking_from_mask
+from mae_theory import masking_from_mask, random_masking
 from mae_theory.interpolation import (
     error_by_partner,
     kernel_interpolation_fill,
@@ -11,6 +11,7 @@ from mae_theory.interpolation import (
     mirror_images,
     mirror_partner,
     nearest_visible_fill,
+    partner_attention,
     restrict_decoder_attention,
 )
 from mae_theory.models import mae_micro
@@ -136,3 +137,54 @@ def test_restricted_decoder_is_the_decoder_run_with_the_attention_mask():
     assert "forward" not in vars(local.decoder_blocks[0].attn)  # no monkey-patching
     local.decoder_attn_mask = None
     torch.testing.assert_close(local.forward_decoder(lat, m), plain.forward_decoder(lat, m))
+
+
+def _partner_map(n, grid, mask, on_partner):
+    """Attention (n, 1, L+1, L+1): uniform rows, plus weight ``on_partner`` on each partner."""
+    L = grid[0] * grid[1]
+    a = torch.ones(n, 1, L + 1, L + 1)
+    partner = mirror_partner(grid)
+    a[:, :, 1 + torch.arange(L), 1 + partner] += on_partner
+    return a / a.sum(dim=-1, keepdim=True)
+
+
+def test_partner_attention_is_distance_only_for_uniform_maps_and_higher_when_read():
+    grid = (4, 8)
+    mask = random_masking(50, grid, 0.75, seed=0).mask  # |V| = 8 in every image
+    partner = mirror_partner(grid)
+    obs, dist = partner_attention(_partner_map(50, grid, mask, 0.0), mask, partner, grid)
+    assert torch.allclose(obs, dist, atol=1e-6)  # no partner preference: the two agree
+    read = _partner_map(50, grid, mask, 20.0)
+    obs, dist = partner_attention(read, mask, partner, grid)
+    assert obs.item() > 0.5 > dist.item()
+    # a local map (weight decays with distance) gives a far partner less than uniform
+    c = torch.cdist(*(2 * [torch.stack(torch.meshgrid(torch.arange(4.0), torch.arange(8.0),
+                                                      indexing="ij"), -1).reshape(-1, 2)]))
+    local = torch.ones(50, 1, 33, 33)
+    local[..., 1:, 1:] = torch.exp(-c)
+    far = mirror_partner(grid) != torch.arange(32)
+    obs, dist = partner_attention(local, mask, partner, grid, far)
+    assert obs.item() == pytest.approx(dist.item(), rel=0.05)  # distance explains it; tol 5 %
+
+
+def test_partner_attention_refuses_bad_inputs():
+    grid = (2, 4)
+    partner = mirror_partner(grid)
+    attn = torch.full((1, 1, 9, 9), 1 / 9)
+    with pytest.raises(ValueError, match="L \\+ 1"):
+        partner_attention(torch.full((1, 1, 8, 8), 1 / 8), torch.zeros(1, 8), partner, grid)
+    with pytest.raises(ValueError, match="visible partner"):
+        partner_attention(attn, torch.zeros(1, 8), partner, grid)  # nothing masked
+    with pytest.raises(ValueError, match="distance profile"):  # the partner is the only key
+        partner_attention(torch.full((1, 1, 3, 3), 1 / 3), torch.tensor([[1., 0.]]),
+                          mirror_partner((1, 2)), (1, 2))
+
+
+def test_partner_attention_of_a_local_decoder_is_zero_for_far_partners():
+    grid = (4, 8)
+    mask = random_masking(20, grid, 0.75, seed=1).mask
+    allowed = local_attention_mask(grid, 1.5).float()
+    local = (allowed / allowed.sum(dim=-1, keepdim=True)).expand(20, 1, 33, 33)
+    far = (torch.arange(32) % 8 - 3.5).abs() >= 2.5
+    obs, dist = partner_attention(local, mask, mirror_partner(grid), grid, far)
+    assert obs.item() == 0.0 and dist.item() == pytest.approx(0.0, abs=1e-9)

@@ -8,6 +8,7 @@ import torch
 from mae_theory import MAE, synthetic_shapes
 from mae_theory.probes import (
     ProbeResult,
+    cross_validated_probe,
     knn_accuracy,
     linear_probe,
     partial_finetune,
@@ -165,3 +166,25 @@ def test_partial_finetune_refuses_too_many_blocks():
     x, y = torch.randn(8, 1, 8, 8), torch.arange(8) % 2
     with pytest.raises(ValueError, match="blocks"):
         partial_finetune(mae, x, y, x, y, blocks=2, device="cpu")
+
+
+def test_cross_validated_probe_tests_every_row_once_and_is_paired_by_seed():
+    x, y = blobs(n=120, sep=8.0)
+    res = cross_validated_probe(x, y, folds=4, epochs=15, batch_size=32, device="cpu")
+    assert isinstance(res, ProbeResult) and res.accuracy > 0.9
+    assert len(res.losses) == 15 and res.n_classes == 3
+    # pooled over all rows: a multiple of 1/N; same seed, same folds and heads, same number
+    assert abs(res.accuracy * 120 - round(res.accuracy * 120)) < 1e-9
+    again = cross_validated_probe(x, y, folds=4, epochs=15, batch_size=32, device="cpu")
+    assert again.accuracy == res.accuracy
+    noise = torch.randn(120, 6, generator=torch.Generator().manual_seed(1))
+    chance = cross_validated_probe(noise, y, folds=4, epochs=15, batch_size=32, device="cpu")
+    assert chance.accuracy < 0.6  # 3 balanced classes: chance is 1/3; tol = 0.27
+
+
+def test_cross_validated_probe_refuses_bad_folds():
+    x, y = blobs(n=30)
+    with pytest.raises(ValueError, match="folds"):
+        cross_validated_probe(x, y, folds=1, device="cpu")
+    with pytest.raises(ValueError, match="folds"):
+        cross_validated_probe(x, y, folds=31, device="cpu")

@@ -6,12 +6,13 @@ Two families, one file each:
   of a synthetic hierarchy from a representation, linear and nonlinear, on a held-out split, and
   the leakage profile over every node of a tree;
 - :mod:`~mae_theory.probes.classification` (chapters 8-10): the linear probe of MAE's protocol
-  (BatchNorm without affine, then a linear layer), k-NN accuracy, partial fine-tuning, and
-  reconstruction PSNR / SSIM.
+  (BatchNorm without affine, then a linear layer) and its cross-validated version, k-NN
+  accuracy, partial fine-tuning, and reconstruction PSNR / SSIM.
 """
 
 from .classification import (
     ProbeResult,
+    cross_validated_probe,
     knn_accuracy,
     linear_probe,
     partial_finetune,
@@ -31,6 +32,7 @@ __all__ = [
     "LeakageProfile",
     "ProbeResult",
     "RegressionProbeConfig",
+    "cross_validated_probe",
     "kernel_r2",
     "knn_accuracy",
     "leakage_profile",

@@ -1,7 +1,8 @@
 """Classification probes for real images (chapters 8-10).
 
-The linear probe of MAE's protocol (BatchNorm without affine, then a linear layer), cosine k-NN
-accuracy, partial fine-tuning of the last blocks, and reconstruction PSNR / SSIM.
+The linear probe of MAE's protocol (BatchNorm without affine, then a linear layer) and its k-fold
+cross-validated version, cosine k-NN accuracy, partial fine-tuning of the last blocks, and
+reconstruction PSNR / SSIM.
 """
 
 
@@ -173,6 +174,60 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor,
     return ProbeResult(accuracy=_accuracy(head, xte, yte, dev),
                        train_accuracy=_accuracy(head, xtr, ytr, dev), losses=tuple(losses),
                        n_classes=k)
+
+
+def cross_validated_probe(feats: torch.Tensor, labels: torch.Tensor, *, folds: int = 5,
+                          epochs: int = 50, lr: float = 0.1, batch_size: int = 256,
+                          seed: SeedLike = 0, device: DeviceLike = None) -> ProbeResult:
+    """:func:`linear_probe` accuracy over ``folds``-fold cross-validation: every row is tested once.
+
+    The rows are shuffled with ``seed`` and dealt into ``folds`` folds; each fold is scored by a
+    probe trained on the others. With ``N`` rows the accuracy's binomial standard error is about
+    :math:`\\sqrt{a(1-a)/N}` instead of :math:`\\sqrt{a(1-a)/N_{test}}` for one split (chapter 8
+    probes all 1,797 digits rather than the 300 held out). The same ``seed`` gives the same folds
+    and probe initialisations, so two feature sets probed with one seed are paired.
+
+    Parameters
+    ----------
+    feats : torch.Tensor, shape (N, D)
+    labels : torch.Tensor, shape (N,), integer
+    folds : int, keyword-only
+        Number of folds (>= 2, <= N).
+    epochs, lr, batch_size, seed, device
+        As in :func:`linear_probe`.
+
+    Returns
+    -------
+    ProbeResult
+        ``accuracy``: correct predictions over all ``N`` rows; ``train_accuracy`` and
+        ``losses``: means over the folds.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> y = torch.arange(120) % 3
+    >>> z = torch.randn(120, 4, generator=g) + 3.0 * torch.nn.functional.one_hot(y, 4)
+    >>> cross_validated_probe(z, y, folds=4, epochs=20, device="cpu").accuracy > 0.9
+    True
+    """
+    _check_split(feats, labels, feats, labels)
+    n = feats.shape[0]
+    folds = check_int("folds", folds, low=2, high=n, fix="Use 5 or 10 folds.")
+    order = torch.randperm(n, generator=make_generator(seed))
+    correct, train_acc, losses = 0.0, [], []
+    for k in range(folds):
+        test = order[k::folds]
+        keep = torch.ones(n, dtype=torch.bool)
+        keep[test] = False
+        res = linear_probe(feats[keep], labels[keep], feats[test], labels[test], epochs=epochs,
+                           lr=lr, batch_size=batch_size, seed=seed, device=device)
+        correct += res.accuracy * test.numel()
+        train_acc.append(res.train_accuracy)
+        losses.append(res.losses)
+    mean_losses = tuple(float(sum(col) / folds) for col in zip(*losses))
+    return ProbeResult(accuracy=correct / n, train_accuracy=sum(train_acc) / folds,
+                       losses=mean_losses, n_classes=int(labels.max()) + 1)
 
 
 @torch.no_grad()

@@ -54,6 +54,7 @@ __all__ = [
     "integral_attention",
     "kernel_attention",
     "kernel_spectrum",
+    "kernel_uniform_gap",
     "midpoint_nodes",
     "overlap_leak",
     "overlap_leak_theory",
@@ -295,6 +296,31 @@ def kernel_spectrum(kernels: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"kernels must have shape (..., T, T) with T >= 1; got "
                          f"{describe(kernels)}.")
     return torch.linalg.svdvals(kernels.double())
+
+
+def kernel_uniform_gap(kernels: torch.Tensor) -> torch.Tensor:
+    """How far each kernel is from uniform averaging: the mean total-variation distance of its
+    rows from the uniform row, shape (...), float64.
+
+    .. math:: \\delta(A) = \\frac1T \\sum_i \\tfrac12 \\sum_j \\big|A_{ij} - \\tfrac1T\\big|
+
+    the share of attention mass that would have to move to make every row uniform: 0 for
+    ``A = 11^T / T``, ``1 - 1/T`` for a permutation. Unlike the effective rank, which counts
+    even small singular values, it is small when the kernel is close to uniform averaging.
+
+    Examples
+    --------
+    >>> kernel_uniform_gap(torch.full((4, 4), 0.25)).item()
+    0.0
+    >>> kernel_uniform_gap(torch.eye(4)).item()
+    0.75
+    """
+    check_tensor("kernels", kernels, shape_hint="(..., T, T)")
+    if kernels.ndim < 2 or kernels.shape[-1] != kernels.shape[-2] or kernels.numel() == 0:
+        raise ValueError(f"kernels must have shape (..., T, T) with T >= 1; got "
+                         f"{describe(kernels)}.")
+    a = kernels.double()
+    return 0.5 * (a - 1.0 / a.shape[-1]).abs().sum(dim=-1).mean(dim=-1)
 
 
 def attention_effective_rank(model, imgs: torch.Tensor, *, masking=None, part: str = "encoder",

@@ -276,6 +276,18 @@ def test_kernel_spectrum_of_a_known_matrix():
         op.kernel_spectrum(torch.full((2, 2), float("nan")))
 
 
+def test_kernel_uniform_gap_is_the_mass_moved_to_uniform():
+    t = 5
+    uniform = op.kernel_uniform_gap(torch.full((2, t, t), 1 / t))
+    assert uniform.shape == (2,) and uniform.abs().max() < 1e-7  # float32 rounding of 1/5
+    perm = torch.eye(t)[[1, 2, 3, 4, 0]]
+    assert math.isclose(op.kernel_uniform_gap(perm).item(), 1 - 1 / t)
+    half = 0.5 * torch.eye(t, dtype=torch.float64) + 0.5 / t  # half on itself, half spread
+    assert math.isclose(op.kernel_uniform_gap(half).item(), 0.5 * (1 - 1 / t))
+    with pytest.raises(ValueError, match=r"kernels must have shape \(\.\.\., T, T\)"):
+        op.kernel_uniform_gap(torch.ones(2, 3))
+
+
 def test_attention_kernels_are_row_stochastic_and_validate_part(tiny_mae):
     mae = tiny_mae(depth=2)
     imgs = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))

@@ -144,8 +144,7 @@ def _recipes() -> list[Recipe]:
     tiny = _size("mae_digits_tiny")
     mirror = _size("mae_mirror")
     fashion = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=64, depth=4, num_heads=4,
-                   decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4,
-                   norm_pix_loss=True)
+                   decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)
     return [
         Recipe("digits_mae", "chapter 1's ViT MAE on 8x8 digits, p = 2, r = 0.75",
                "digits", digits, cfg(1500)),
@@ -166,12 +165,12 @@ def _recipes() -> list[Recipe]:
                "patches", "mirror", mirror, cfg(1500), n_test=500, decoder_reach=1.5),
         Recipe("digits_tiny_mae", "chapter 10's tiny MAE (D = 32, 2 blocks), r = 0.75",
                "digits", tiny, cfg(2000)),
-        Recipe("digits_tiny_umae", "chapter 10's tiny U-MAE, uniformity weight 0.1",
-               "digits", tiny, cfg(2000), model="UMAE",
-               model_kwargs={"uniformity_weight": 0.1}),
+        Recipe("digits_tiny_umae", "chapter 10's tiny U-MAE, the paper's uniformity weight "
+               "0.01", "digits", tiny, cfg(2000), model="UMAE",
+               model_kwargs={"uniformity_weight": 0.01}),
         Recipe("fashion_mae", "a ViT MAE on 28 px Fashion-MNIST (p = 4, D = 64, 4 blocks, "
-               "normalised-pixel loss, flip/translate), 3 epochs", "fashion_mnist", fashion,
-               TrainConfig(steps=700, batch_size=256, lr=2e-3, warmup_steps=50,
+               "pixel loss, flip/translate), about 4 epochs", "fashion_mnist", fashion,
+               TrainConfig(steps=1000, batch_size=256, lr=2e-3, warmup_steps=50,
                            mask_ratio=0.75, augment=True, log_every=50),
                n_test=1000, seeds=(0, 1)),
     ]
@@ -362,7 +361,8 @@ def pretrain(name: str, *, seeds=None, root: str | Path | None = None, progress=
              force: bool = False) -> list[dict]:
     """Train recipe ``name`` for each seed and write checkpoint + provenance (resumable).
 
-    A seed whose files already exist is skipped unless ``force``; each finished seed is written
+    A seed whose files already exist for this very recipe is skipped unless ``force`` (a seed
+    trained with an older version of the recipe is retrained); each finished seed is written
     the moment it finishes (atomically), so an interrupted run resumes where it stopped.
 
     Returns
@@ -378,7 +378,7 @@ def pretrain(name: str, *, seeds=None, root: str | Path | None = None, progress=
     records = []
     for seed in seeds:
         ckpt, meta = out / f"seed{seed}.pt", out / f"seed{seed}.json"
-        if ckpt.exists() and meta.exists() and not force:
+        if ckpt.exists() and meta.exists() and not force and not _stale(meta, recipe):
             records.append(_read_meta(meta))
             continue
         state, part = _train_one(recipe, seed, train_set, test_set, progress)
@@ -394,6 +394,11 @@ def pretrain(name: str, *, seeds=None, root: str | Path | None = None, progress=
 
 def _read_meta(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def _stale(meta: Path, recipe: Recipe) -> bool:
+    """Was this checkpoint trained with another version of ``recipe``?"""
+    return _read_meta(meta)["recipe"] != json.loads(json.dumps(recipe.to_dict()))
 
 
 def load_pretrained(name: str, *, seed: int = 0, root: str | Path | None = None,
@@ -417,7 +422,7 @@ def load_pretrained(name: str, *, seed: int = 0, root: str | Path | None = None,
             f"zoo model {name!r} seed {seed} is not in {zoo_dir(name, root)}; train it with "
             f"`python -m mae_theory pretrain {name} --seeds {seed}`.")
     record = _read_meta(meta)
-    if record["recipe"] != json.loads(json.dumps(recipe.to_dict())):
+    if _stale(meta, recipe):
         raise ValueError(f"zoo model {name!r} seed {seed} was trained with another recipe than "
                          "the package's: it is stale. Retrain it with `python -m mae_theory "
                          f"pretrain {name} --seeds {seed} --force`.")

@@ -56,6 +56,7 @@ __all__ = [
     "kernel_spectrum",
     "kernel_uniform_gap",
     "midpoint_nodes",
+    "masked_error_split",
     "overlap_leak",
     "overlap_leak_theory",
     "patch_approximation",
@@ -338,3 +339,52 @@ def attention_effective_rank(model, imgs: torch.Tensor, *, masking=None, part: s
     """
     kernels = attention_kernels(model, imgs, masking=masking, part=part, drop_cls=drop_cls)
     return effective_rank(kernels.double()).mean(dim=1)
+
+
+# ------------------------------------------------------- what a masked patch's error is made of
+
+
+def masked_error_split(pred: torch.Tensor, target: torch.Tensor,
+                       mask: torch.Tensor) -> tuple[float, float]:
+    """Split the squared error on masked patches into its patch-mean and sub-patch parts.
+
+    For a patch with target ``t`` and prediction ``y`` (each ``P`` values), the error splits
+    orthogonally, as :math:`\\Pi_0` splits a function (chapter 5):
+
+    .. math:: \\lVert t - y \\rVert^2 = P\\,(\\bar t - \\bar y)^2
+              + \\lVert (t - \\bar t) - (y - \\bar y) \\rVert^2 .
+
+    The first part is what a wrong patch *mean* costs, the second what wrong texture inside
+    the patch costs.
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape (N, L, P)
+        Predicted and true patches (``MAE.forward``'s ``pred`` and ``MAE.target``).
+    mask : torch.Tensor, shape (N, L)
+        1/True where the patch was masked; only those patches count.
+
+    Returns
+    -------
+    coarse, detail : float
+        The two parts, summed over masked patches (``coarse + detail`` is the total error).
+
+    Examples
+    --------
+    >>> t = torch.tensor([[[1.0, 3.0], [0.0, 0.0]]])          # N = 1, L = 2, P = 2
+    >>> y = torch.tensor([[[0.0, 0.0], [5.0, 5.0]]])
+    >>> masked_error_split(y, t, torch.tensor([[1, 0]]))    # mean 2 vs 0; detail (-1, 1)
+    (8.0, 2.0)
+    """
+    check_tensor("pred", pred, ndim=3, shape_hint="(N, L, P)")
+    check_tensor("target", target, ndim=3, shape_hint="(N, L, P)")
+    if pred.shape != target.shape or tuple(mask.shape) != tuple(pred.shape[:2]):
+        raise ValueError(f"pred and target must share a shape (N, L, P) and mask must be "
+                         f"(N, L); got pred {describe(pred)}, target {describe(target)}, "
+                         f"mask {describe(mask)}.")
+    m = mask.bool()
+    t, y = target.double()[m], pred.double()[m]          # (n_masked, P)
+    gap = t.mean(dim=-1) - y.mean(dim=-1)                 # (n_masked,)
+    coarse = t.shape[-1] * gap.pow(2).sum()
+    detail = ((t - y) - gap.unsqueeze(-1)).pow(2).sum()
+    return float(coarse), float(detail)

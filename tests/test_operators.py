@@ -337,3 +337,24 @@ def test_plot_rate_and_explorer_build_and_validate():
     assert box.children[1].children[0].value == 4
     with pytest.raises(ValueError, match="images is empty"):
         patch_approximation_explorer({})
+
+
+# --- what a masked patch's error is made of (chapter 5, Experiment 4) ----------------------------
+
+
+def test_masked_error_split_is_orthogonal_and_counts_masked_patches_only():
+    gen = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(3, 5, 4, generator=gen), torch.randn(3, 5, 4, generator=gen)
+    mask = torch.zeros(3, 5)
+    mask[:, :2] = 1
+    coarse, detail = op.masked_error_split(pred, target, mask)
+    total = float((pred.double() - target.double())[:, :2].pow(2).sum())
+    assert coarse + detail == pytest.approx(total, rel=1e-12)
+    # a prediction off by a constant per patch has no texture error
+    shifted = target + torch.randn(3, 5, 1, generator=gen)
+    assert op.masked_error_split(shifted, target, mask)[1] == pytest.approx(0.0, abs=1e-10)
+    # the patch mean itself has no mean error
+    flat = target.mean(dim=-1, keepdim=True).expand_as(target)
+    assert op.masked_error_split(flat, target, mask)[0] == pytest.approx(0.0, abs=1e-10)
+    with pytest.raises(ValueError, match=r"mask must be\s+\(N, L\)"):
+        op.masked_error_split(pred, target, mask[:, :3])

@@ -288,13 +288,14 @@ def _decide(rule: Rule, d: np.ndarray) -> tuple[str, float, tuple[float, float],
         mean, lo, hi = _t_interval(sign * d, rule.alpha)
         detect = _detectable(d, rule.alpha)
         if lo > 0 and hi >= rule.smallest_effect:
-            word, why = "confirmed", "the one-sided bound excludes no effect"
+            word = "confirmed"
+            why = f"the one-sided {100 * (1 - rule.alpha):.0f} % confidence bound excludes zero"
         elif mean <= 0 or hi < rule.smallest_effect:
             word = "not confirmed"
             why = ("the effect goes the other way" if mean <= 0 else
                    f"the effect is below the smallest that matters ({rule.smallest_effect:g})")
         else:
-            word, why = "inconclusive", "right direction, but the interval includes no effect"
+            word, why = "inconclusive", "right direction, but the interval still includes zero"
         interval = (lo, hi) if sign > 0 else (-hi, -lo)
         return word, sign * mean, interval, detect, why
     if isinstance(rule, Equivalence):

@@ -213,4 +213,14 @@ def distance_from_uniform(attn: torch.Tensor, *, cls_token: bool = True) -> torc
     if a.shape[-1] == 0:
         raise ValueError("attn has no patch token besides cls; pass cls_token=False.")
     a = a / a.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-    return 0.5 * (a - 1.0 / a.shape[-1]).abs().sum(dim=-1).mean(dim=(0, 2))
+    return uniform_gap(a).mean(dim=0)  # (N, heads) -> (heads,)
+
+
+def uniform_gap(kernels: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of each row's total-variation distance from the uniform row, shape (...).
+
+    The one formula behind :func:`distance_from_uniform` and
+    :func:`~mae_theory.operators.kernel_uniform_gap`; ``kernels`` (..., T, T) is used as given
+    (no check, no renormalisation), in its own dtype.
+    """
+    return 0.5 * (kernels - 1.0 / kernels.shape[-1]).abs().sum(dim=-1).mean(dim=-1)

@@ -40,6 +40,7 @@ from .domain import (
     smooth_field,
     smooth_image,
 )
+from .attention_metrics import uniform_gap
 from .metrics import effective_rank
 from .runtime import SeedLike, make_generator
 
@@ -320,8 +321,7 @@ def kernel_uniform_gap(kernels: torch.Tensor) -> torch.Tensor:
     if kernels.ndim < 2 or kernels.shape[-1] != kernels.shape[-2] or kernels.numel() == 0:
         raise ValueError(f"kernels must have shape (..., T, T) with T >= 1; got "
                          f"{describe(kernels)}.")
-    a = kernels.double()
-    return 0.5 * (a - 1.0 / a.shape[-1]).abs().sum(dim=-1).mean(dim=-1)
+    return uniform_gap(kernels.double())
 
 
 def attention_effective_rank(model, imgs: torch.Tensor, *, masking=None, part: str = "encoder",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from .checks import check_float, check_int
+from .checks import as_float_array, check_float, check_int
 
 __all__ = ["Claim", "Equivalence", "PairedTest", "Tolerance", "Verdict", "judge"]
 
@@ -253,7 +253,8 @@ class Verdict:
 
 
 def _as_values(name: str, values) -> np.ndarray:
-    arr = np.asarray(values, dtype=float).reshape(-1)
+    arr = as_float_array(name, values, "measurements (a sequence of numbers, one per seed)"
+                         ).reshape(-1)
     if arr.size == 0:
         raise ValueError(f"{name} must hold at least one measurement; got none.")
     if not np.all(np.isfinite(arr)):

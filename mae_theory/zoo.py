@@ -378,9 +378,11 @@ def pretrain(name: str, *, seeds=None, root: str | Path | None = None, progress=
     records = []
     for seed in seeds:
         ckpt, meta = out / f"seed{seed}.pt", out / f"seed{seed}.json"
-        if ckpt.exists() and meta.exists() and not force and not _stale(meta, recipe):
-            records.append(_read_meta(meta))
-            continue
+        if ckpt.exists() and meta.exists() and not force:
+            record = _read_meta(meta)
+            if not _stale(record, recipe):
+                records.append(record)
+                continue
         state, part = _train_one(recipe, seed, train_set, test_set, progress)
         record = {"schema": 2, "recipe": recipe.to_dict(), "seed": seed, **part,
                   "provenance": provenance(torch.device("cpu"))}
@@ -396,9 +398,9 @@ def _read_meta(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _stale(meta: Path, recipe: Recipe) -> bool:
-    """Was this checkpoint trained with another version of ``recipe``?"""
-    return _read_meta(meta)["recipe"] != json.loads(json.dumps(recipe.to_dict()))
+def _stale(record: dict, recipe: Recipe) -> bool:
+    """Was the checkpoint of this provenance ``record`` trained with another ``recipe``?"""
+    return record["recipe"] != json.loads(json.dumps(recipe.to_dict()))
 
 
 def load_pretrained(name: str, *, seed: int = 0, root: str | Path | None = None,
@@ -422,7 +424,7 @@ def load_pretrained(name: str, *, seed: int = 0, root: str | Path | None = None,
             f"zoo model {name!r} seed {seed} is not in {zoo_dir(name, root)}; train it with "
             f"`python -m mae_theory pretrain {name} --seeds {seed}`.")
     record = _read_meta(meta)
-    if _stale(meta, recipe):
+    if _stale(record, recipe):
         raise ValueError(f"zoo model {name!r} seed {seed} was trained with another recipe than "
                          "the package's: it is stale. Retrain it with `python -m mae_theory "
                          f"pretrain {name} --seeds {seed} --force`.")

@@ -7,6 +7,7 @@ Examples::
     python -m mae_theory pretrain all                            # every recipe (resumes)
     python -m mae_theory run mask_ratio_sweep --device cuda
     python -m mae_theory run decoder_depth --smoke --out /tmp/results     # CPU, seconds
+    bash scripts/cpu_tier.sh                 # the CPU tier: two processes, resumable, ~3 h
     torchrun --nproc_per_node=4 -m mae_theory run masking_unit --device cuda
 
 A bad argument (unknown experiment, device or data set, a negative seed) prints one line to
@@ -96,6 +97,10 @@ def main(argv=None) -> int:
         return 0
     res = run_experiment(args.name, smoke=args.smoke, seeds=args.seeds, dataset=args.dataset,
                          device=args.device, out=args.out, progress=args.progress or None)
+    if res.get("pending"):
+        print(f"{args.name}: every unit this process could take is saved; others are still "
+              "running in another process, which writes the result when it finishes.")
+        return 0
     path = result_path(args.name, smoke=args.smoke, dataset=res["dataset"], out=args.out)
     summary = {k: {v: round(s["mean"], 4) for v, s in by.items()}
                for k, by in res["summary"].items()}

@@ -22,9 +22,12 @@ digits-sized runs that take seconds on a CPU.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -45,7 +48,7 @@ from .results import (  # noqa: F401  (result_path, load_result, ...: reachable 
 )
 from .runtime import DeviceLike, autocast, resolve_device
 from .training import TrainConfig, train
-from .verdicts import Claim, PairedTest, Verdict, judge
+from .verdicts import Claim, PairedTest, Verdict, judge, t_interval
 
 DATASETS = ("fashion_mnist", "cifar10", "digits", "synthetic_shapes")
 """The data sets an experiment can run on (``--dataset`` of the command line)."""
@@ -74,6 +77,9 @@ class Experiment:
     knn_k: int = 20  # neighbours of the k-NN vote
     test_mask_ratio: float = 0.75  # r at which every model's reconstructions are scored
     paper: dict = field(default_factory=dict)  # reference numbers the chapter plots
+    tier: str = "gpu"  # "gpu": one run of everything; "cpu": resumable units, with controls
+    probe_train: int = 0  # training images for probes and fine-tuning (0: the whole split)
+    gate_margin: float = 0.10  # learning gate: masked loss this far below the mean patch's
 
 
 def _gpu_train() -> TrainConfig:
@@ -103,6 +109,44 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                "metric": "linear_probe",
                "values": {"1": 65.5, "2": 70.0, "4": 71.9, "8": 73.5}}),
 )}
+
+
+# --- the CPU tier: Fashion-MNIST at 28 px (padded to 32), two single-thread processes --------
+CPU_MODEL = dict(img_size=32, patch_size=4, in_chans=1, embed_dim=64, depth=4, num_heads=4,
+                 decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4, norm_pix_loss=True)
+"""The CPU tier's MAE: p = 4 on 28 px images padded to 32 (an 8 x 8 grid, so masking units of 2
+and 4 patches tile it), D = 64 x 4 blocks, decoder 64 x 2, normalised-pixel targets."""
+
+CPU_EPOCHS = 5
+"""Pretraining epochs per CPU-tier run, fixed before the runs from the pilot (see chapter 9)."""
+
+CPU_SEEDS = (0, 1, 2)
+"""Seeds of every CPU-tier setting (paired across settings), fixed before the runs."""
+
+
+def _cpu_train() -> TrainConfig:
+    """The CPU recipe: batch 256, peak lr 1.5e-3, flip + random resized crop (area >= 0.35)."""
+    return TrainConfig(batch_size=256, lr=1.5e-3, warmup_steps=0, augment=True, pad=0,
+                       crop_scale=0.35, log_every=50, steps=1)
+
+
+def _cpu(name: str, description: str, parameter: str, values: tuple, gpu: str,
+         model: dict | None = None) -> Experiment:
+    """The CPU-tier twin of the GPU experiment ``gpu`` (its paper numbers, smaller everything)."""
+    return Experiment(name, description, parameter, values, model=dict(model or CPU_MODEL),
+                      train=_cpu_train(), epochs=CPU_EPOCHS, seeds=CPU_SEEDS,
+                      probe_epochs=30, probe_batch=256, finetune_epochs=5, knn_k=20,
+                      paper=EXPERIMENTS[gpu].paper, tier="cpu", probe_train=20_000)
+
+
+EXPERIMENTS.update({e.name: e for e in (
+    _cpu("mask_ratio_sweep_cpu", "CPU tier: the masking ratio r on Fashion-MNIST (28 px)",
+         "mask_ratio", (0.1, 0.25, 0.5, 0.75, 0.9), "mask_ratio_sweep"),
+    _cpu("masking_unit_cpu", "CPU tier: masking units of 4 and 8 px (1 and 2 patches), r = 0.75",
+         "mask_unit_px", (4, 8), "masking_unit"),
+    _cpu("decoder_depth_cpu", "CPU tier: decoder blocks 1, 2, 4 at r = 0.75",
+         "decoder_depth", (1, 2, 4), "decoder_depth"),
+)})
 
 
 def get_experiment(name: str, *, smoke: bool = False) -> Experiment:
@@ -190,13 +234,72 @@ def encode(model: MAE, images: torch.Tensor, *, device: DeviceLike = "auto",
     return torch.cat(out)
 
 
+def probe_subset(exp: Experiment, train_set: ImageData) -> ImageData:
+    """The training images the probes and fine-tuning see: ``exp.probe_train`` of them, fixed.
+
+    A fixed draw (seed 0) of the training split, the same for every setting and seed, so the
+    readouts of two models differ only by the models; the whole split when ``probe_train`` is 0
+    or at least its size.
+    """
+    n = len(train_set)
+    if not exp.probe_train or exp.probe_train >= n:
+        return train_set
+    idx = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:exp.probe_train]
+    return dataclasses.replace(train_set, images=train_set.images[idx],
+                               labels=train_set.labels[idx])
+
+
+def readouts(model: MAE, exp: Experiment, probe_set: ImageData, test_set: ImageData, *,
+             seed: int, device) -> dict:
+    """Linear probe, k-NN and (if ``exp.finetune_epochs``) one-block fine-tuning accuracies.
+
+    The features are the mean of the encoder's patch tokens on unmasked images
+    (:meth:`MAE.features`), as in the book's other probes; He et al. probe the class token.
+    """
+    ftr = encode(model, probe_set.images, device=device)
+    fte = encode(model, test_set.images, device=device)
+    probe = linear_probe(ftr, probe_set.labels, fte, test_set.labels, epochs=exp.probe_epochs,
+                         batch_size=exp.probe_batch, seed=seed, device=device)
+    out = {"linear_probe": probe.accuracy, "linear_probe_train": probe.train_accuracy,
+           "knn": knn_accuracy(ftr, probe_set.labels, fte, test_set.labels, k=exp.knn_k)}
+    if exp.finetune_epochs:
+        out["partial_ft"] = partial_finetune(
+            model, probe_set.images, probe_set.labels, test_set.images, test_set.labels,
+            epochs=exp.finetune_epochs, batch_size=exp.probe_batch, seed=seed,
+            device=device).accuracy
+    return out
+
+
+def learning_gate(model: MAE, init: MAE, train_set: ImageData, test_set: ImageData,
+                  mask_ratio: float, margin: float, *, seed: int, n: int = 2000) -> dict:
+    """The learning gate of one run: held-out masked loss vs the mean patch and the random init.
+
+    Scored in the model's own target space (normalised patches for ``norm_pix_loss``) on the
+    first ``n`` test images, one set of masks for all three predictors. The run passes if its
+    loss is at least ``margin`` (a fraction) below the mean patch's and below its untrained
+    init's. The CPU tier uses ``margin = 0.10``, not the zoo's 0.25: normalised targets remove
+    each patch's brightness and contrast, the part of the signal a mean patch gets most wrong.
+    """
+    from .zoo import gate_metrics  # the zoo's scoring, on this run's own margin
+
+    cpu = torch.device("cpu")
+    g = gate_metrics(model.to(cpu), train_set.images[:n], test_set.images[:n], mask_ratio,
+                     random_init=init.to(cpu), seed=seed)
+    passed = g.model_mse <= (1.0 - margin) * g.mean_patch_mse and g.model_mse < g.random_init_mse
+    return {"mask_ratio": g.mask_ratio, "model": g.model_mse, "mean_patch": g.mean_patch_mse,
+            "random_init": g.random_init_mse, "margin": margin, "passed": bool(passed)}
+
+
 def run_one(exp: Experiment, value, splits, *, seed: int, device: DeviceLike = "auto",
             progress: bool | None = None) -> dict:
     """Pretrain one MAE at one setting and seed, then evaluate it on the test split.
 
     The one recorded ``seed`` seeds each random component of the run on its own generator:
     the MAE's initialisation, pretraining (batches, masks, augmentation), the linear probe,
-    partial fine-tuning and the reconstruction masks.
+    partial fine-tuning and the reconstruction masks. The run records its learning gate
+    (:func:`learning_gate`); the readouts come from :func:`readouts` on
+    :func:`probe_subset`; reconstructions are scored at the common test ratio, at the model's
+    own ratio, and unmasked (the decoder's output with nothing hidden).
     """
     train_set, test_set = splits
     model_kw, cfg = variant(exp, value, len(train_set))
@@ -206,25 +309,132 @@ def run_one(exp: Experiment, value, splits, *, seed: int, device: DeviceLike = "
     res = train(model, train_set, cfg, seed=seed, device=device, progress=progress)
     t_train = time.perf_counter() - t0
     dev = next(model.parameters()).device
-    ftr = encode(model, train_set.images, device=dev)
-    fte = encode(model, test_set.images, device=dev)
-    probe = linear_probe(ftr, train_set.labels, fte, test_set.labels, epochs=exp.probe_epochs,
-                         batch_size=exp.probe_batch, seed=seed, device=dev)
-    metrics = {"linear_probe": probe.accuracy, "linear_probe_train": probe.train_accuracy,
-               "knn": knn_accuracy(ftr, train_set.labels, fte, test_set.labels, k=exp.knn_k)}
-    if exp.finetune_epochs:
-        metrics["partial_ft"] = partial_finetune(
-            model, train_set.images, train_set.labels, test_set.images, test_set.labels,
-            epochs=exp.finetune_epochs, batch_size=exp.probe_batch, seed=seed,
-            device=dev).accuracy
-    for key, r in (("", exp.test_mask_ratio), ("_own_ratio", cfg.mask_ratio)):
-        q = reconstruction_quality(model, test_set, r, seed=seed, device=dev)
+    metrics = readouts(model, exp, probe_subset(exp, train_set), test_set, seed=seed,
+                       device=dev)
+    for key, r, paste in (("", exp.test_mask_ratio, True), ("_own_ratio", cfg.mask_ratio, True),
+                          ("_unmasked", 0.0, False)):
+        q = reconstruction_quality(model, test_set, r, paste=paste, seed=seed, device=dev)
         metrics["psnr" + key], metrics["ssim" + key] = q["psnr"], q["ssim"]
+    gate = learning_gate(model, MAE(**model_kw, seed=seed), train_set, test_set,
+                         cfg.mask_ratio, exp.gate_margin, seed=seed)
+    model.to(dev)
     steps_per_epoch = max(1, len(train_set) // cfg.batch_size)
     return {"value": value, "seed": seed, "model": model_kw, "train": dataclasses.asdict(cfg),
             "final_loss": res.final_loss, "train_wall_time_s": t_train,
-            "wall_time_s": time.perf_counter() - t0,
-            "epochs": epoch_summary(res.history, steps_per_epoch), "metrics": metrics}
+            "wall_time_s": time.perf_counter() - t0, "gate": gate,
+            "epochs": epoch_summary(res.history, steps_per_epoch),
+            "history": [{"step": h["step"], "loss": h["loss"]} for h in res.history],
+            "metrics": metrics}
+
+
+def run_controls(exp: Experiment, splits, *, seed: int, device: DeviceLike = "auto") -> dict:
+    """The controls of one seed: the untrained encoder and the raw pixels, read out alike.
+
+    The untrained encoder is the network every setting's run starts from (its encoder does not
+    depend on the swept setting); the raw pixels are the flattened standardised images (linear
+    probe and k-NN; there is nothing to fine-tune).
+    """
+    train_set, test_set = splits
+    model_kw = {**exp.model, "in_chans": train_set.images.shape[1]}
+    t0 = time.perf_counter()
+    dev = resolve_device(device)
+    probe_set = probe_subset(exp, train_set)
+    init = readouts(MAE(**model_kw, seed=seed).to(dev), exp, probe_set, test_set, seed=seed,
+                    device=dev)
+    xtr, xte = probe_set.images.flatten(1), test_set.images.flatten(1)
+    pix = linear_probe(xtr, probe_set.labels, xte, test_set.labels, epochs=exp.probe_epochs,
+                       batch_size=exp.probe_batch, seed=seed, device=dev)
+    metrics = {**{f"init_{k}": v for k, v in init.items()},
+               "pixels_linear_probe": pix.accuracy,
+               "pixels_knn": knn_accuracy(xtr, probe_set.labels, xte, test_set.labels,
+                                          k=exp.knn_k)}
+    return {"seed": seed, "metrics": metrics, "wall_time_s": time.perf_counter() - t0}
+
+
+# --- resumable units (the CPU tier) ------------------------------------------------------------
+def unit_path(exp: Experiment, value, seed: int, *, out: str | os.PathLike | None = None,
+              control: bool = False) -> Path:
+    """Where one (setting, seed) run of a resumable experiment is saved the moment it finishes.
+
+    The name holds what makes the run: its model, training config, readouts and seed (a hash),
+    so the same run shared by two sweeps (r = 0.75 with unit 1 and decoder depth 2) is computed
+    once, and a changed recipe is recomputed, never mixed in.
+
+    Examples
+    --------
+    >>> exp = get_experiment("mask_ratio_sweep_cpu")
+    >>> unit_path(exp, 0.75, 0, out="r").parent.as_posix()
+    'r/units'
+    """
+    n_train = 60_000 if exp.dataset == "fashion_mnist" else 0
+    model_kw, cfg = (dict(exp.model), None) if control else variant(exp, value, n_train)
+    readout = {k: getattr(exp, k) for k in ("dataset", "probe_epochs", "probe_batch",
+                                           "finetune_epochs", "knn_k", "probe_train")}
+    recipe = {"model": model_kw, "readout": readout, "seed": seed}
+    if control:
+        stem = f"control_s{seed}"
+    else:
+        recipe.update(train=dataclasses.asdict(cfg), test_mask_ratio=exp.test_mask_ratio,
+                      gate_margin=exp.gate_margin)
+        stem = (f"r{cfg.mask_ratio:g}_u{cfg.mask_unit}_d{model_kw['decoder_depth']}"
+                f"_s{seed}")
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
+    root = Path(out if out is not None else RESULTS_DIR) / "units"
+    return root / f"{exp.dataset}_{stem}_{digest}.json"
+
+
+def _claim(path: Path) -> bool:
+    """Claim a unit for this process (a lock file beside it); False if another live one has it."""
+    lock = path.with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            pid = int(lock.read_text() or 0)
+            os.kill(pid, 0)
+            return False  # its owner is alive
+        except (ValueError, ProcessLookupError, PermissionError, FileNotFoundError):
+            lock.unlink(missing_ok=True)  # left by a dead process: take it over
+            return _claim(path)
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
+
+
+def _unit(path: Path, compute) -> dict | None:
+    """The saved unit at ``path``; else compute and save it; None if another process has it."""
+    if path.exists():
+        return json.loads(path.read_text())
+    if not _claim(path):
+        return None
+    try:
+        if path.exists():
+            return json.loads(path.read_text())
+        record = {**compute(), "provenance": provenance(), "unit": path.name}
+        save_json(record, path)
+        print(f"saved {path.name} ({record['wall_time_s']:.0f} s)", flush=True)
+        return record
+    finally:
+        path.with_suffix(".lock").unlink(missing_ok=True)
+
+
+def _run_units(exp: Experiment, splits, *, device, out, progress) -> tuple[list, list] | None:
+    """Every (setting, seed) run and every seed's controls, computed or read back; None while
+    some are still being computed by another process."""
+    runs, controls, pending = [], [], 0
+    for seed in exp.seeds:  # seed-major: a sitting that stops early leaves whole seeds
+        rec = _unit(unit_path(exp, None, seed, out=out, control=True),
+                    lambda: run_controls(exp, splits, seed=seed, device=device))
+        pending += rec is None
+        controls.append(rec)
+        for value in exp.values:
+            rec = _unit(unit_path(exp, value, seed, out=out),
+                        lambda: run_one(exp, value, splits, seed=seed, device=device,
+                                        progress=progress))
+            pending += rec is None
+            runs.append(None if rec is None else {**rec, "value": value})
+    return None if pending else (runs, controls)
 
 
 def configure(name: str, *, smoke: bool = False, seeds=None,
@@ -302,16 +512,29 @@ def run_experiment(name: str, *, smoke: bool = False, seeds=None, dataset: str |
     dev = resolve_device(device)
     t0 = time.perf_counter()
     splits = load_splits(exp)
-    runs = [run_one(exp, v, splits, seed=s, device=dev, progress=progress)
-            for v in exp.values for s in exp.seeds]
+    controls = []
+    if exp.tier == "cpu" and not smoke and out != "":
+        done = _run_units(exp, splits, device=dev, out=out, progress=progress)
+        if done is None:
+            return {"name": exp.name, "pending": True}
+        runs, controls = done
+    elif exp.tier == "cpu":  # smoke size or nothing written: everything in memory
+        runs = [run_one(exp, v, splits, seed=s, device=dev, progress=progress)
+                for s in exp.seeds for v in exp.values]
+        controls = [run_controls(exp, splits, seed=s, device=dev) for s in exp.seeds]
+    else:
+        runs = [run_one(exp, v, splits, seed=s, device=dev, progress=progress)
+                for v in exp.values for s in exp.seeds]
     config = dataclasses.asdict(exp)
     result = {"schema": SCHEMA_VERSION, "kind": "mae_theory.experiment", "name": exp.name,
               "smoke": smoke, "dataset": exp.dataset, "parameter": exp.parameter,
               "values": list(exp.values), "seeds": list(exp.seeds),
               "config": {k: v for k, v in config.items() if k != "paper"},
-              "paper": exp.paper, "runs": runs, "summary": summarise(runs),
-              "wall_time_s": time.perf_counter() - t0,
+              "paper": exp.paper, "runs": runs, "controls": controls,
+              "summary": summarise(runs), "wall_time_s": time.perf_counter() - t0,
               "provenance": {**provenance(dev), "world_size": world_size()}}
+    if controls:  # the sum of the runs' own times, wherever they ran
+        result["wall_time_s"] = sum(u["wall_time_s"] for u in runs + controls)
     if out != "" and rank() == 0:
         save_json(result, result_path(name, smoke=smoke, dataset=exp.dataset, out=out))
     return result
@@ -402,6 +625,53 @@ def compare(result: dict, metric: str, better, worse, *, claim: Claim | None = N
                                       reason="a smoke-size run checks the pipeline, not the "
                                              "claim")
     return verdict
+
+
+def per_seed(result: dict, metric: str, value, *, controls: bool = False) -> dict[int, float]:
+    """``{seed: metric}`` of one setting (or, with ``controls=True``, of the seed's controls).
+
+    Examples
+    --------
+    >>> res = {"runs": [{"value": 0.5, "seed": 1, "metrics": {"knn": 0.7}}],
+    ...        "controls": [{"seed": 1, "metrics": {"pixels_knn": 0.8}}]}
+    >>> per_seed(res, "knn", 0.5), per_seed(res, "pixels_knn", None, controls=True)
+    ({1: 0.7}, {1: 0.8})
+    """
+    if controls:
+        return {c["seed"]: float(c["metrics"][metric]) for c in result.get("controls", [])
+                if metric in c["metrics"]}
+    return {r["seed"]: float(r["metrics"][metric]) for r in result["runs"]
+            if str(r["value"]) == str(value) and metric in r["metrics"]}
+
+
+def paired_differences(result: dict, metric: str, reference) -> dict[str, dict]:
+    """Each setting's ``metric`` minus the ``reference`` setting's, paired by seed.
+
+    Returns ``{str(value): {"mean", "lo", "hi", "n"}}`` with the 90 % t interval of the
+    per-seed differences (the interval of the verdict boxes, :func:`~mae_theory.verdicts.
+    t_interval`); the reference itself is 0.
+
+    Examples
+    --------
+    >>> runs = [{"value": v, "seed": s, "metrics": {"knn": base + 0.01 * s}}
+    ...         for v, base in ((0.75, 0.80), (0.1, 0.70)) for s in range(3)]
+    >>> d = paired_differences({"values": [0.1, 0.75], "runs": runs}, "knn", 0.75)
+    >>> round(d["0.1"]["mean"], 3), d["0.1"]["n"], d["0.75"]["mean"]
+    (-0.1, 3, 0.0)
+    """
+    ref = per_seed(result, metric, reference)
+    if not ref:
+        raise ValueError(f"reference setting {reference!r} has no {metric!r} runs; settings: "
+                         f"{result.get('values')}.")
+    out = {}
+    for value in result["values"]:
+        mine = per_seed(result, metric, value)
+        seeds = sorted(set(mine) & set(ref))
+        if not seeds:
+            continue
+        mean, lo, hi = t_interval([mine[s] - ref[s] for s in seeds])
+        out[str(value)] = {"mean": mean, "lo": lo, "hi": hi, "n": len(seeds)}
+    return out
 
 
 def committed_or_smoke(name: str, *, seeds=(0, 1, 2), device: DeviceLike = "cpu") -> dict:

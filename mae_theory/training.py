@@ -86,8 +86,9 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)  # AdamW moment decay rates
     mask_ratio: float = 0.75  # r
     mask_unit: int = 1  # u, masking unit side in ViT patches
-    augment: bool = False  # random horizontal flip and +-pad pixel translation
+    augment: bool = False  # random flip, resized crop (crop_scale < 1) and +-pad shift
     pad: int = 2  # translation range of the augmentation, pixels
+    crop_scale: float = 1.0  # s_0, smallest random-resized-crop area fraction (1: no crop)
     log_every: int = 10  # history entry (and the only host sync) every this many steps
     compile: bool = False  # torch.compile the model (worth it on CUDA for long runs)
     cuda_graphs: bool = False  # with compile on CUDA: mode="reduce-overhead" (CUDA graphs)
@@ -118,6 +119,9 @@ class TrainConfig:
         fix("betas", tuple(check_float(f"TrainConfig.betas[{i}]", b, low=0.0, high=1.0,
                                        high_open=True, fix="Use e.g. betas=(0.9, 0.95).")
                            for i, b in enumerate(betas)))
+        fix("crop_scale", check_float(
+            "TrainConfig.crop_scale", self.crop_scale, low=0.0, low_open=True, high=1.0,
+            symbol="s_0", fix="Use e.g. crop_scale=0.35 (area fraction), or 1.0 for no crop."))
         fix("mask_ratio", check_float("TrainConfig.mask_ratio", self.mask_ratio, low=0.0,
                                       high=1.0, high_open=True, symbol="r",
                                       fix="Use e.g. mask_ratio=0.75."))

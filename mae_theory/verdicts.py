@@ -31,7 +31,7 @@ from scipy import stats
 
 from .checks import as_float_array, check_float, check_int
 
-__all__ = ["Claim", "Equivalence", "PairedTest", "Tolerance", "Verdict", "judge"]
+__all__ = ["Claim", "Equivalence", "PairedTest", "Tolerance", "Verdict", "judge", "t_interval"]
 
 WORDS = ("confirmed", "not confirmed", "inconclusive")
 SOURCES = ("Kong", "Cao", "He", "other", "this book")
@@ -272,6 +272,20 @@ def _t_interval(d: np.ndarray, alpha: float) -> tuple[float, float, float]:
     se = float(d.std(ddof=1)) / math.sqrt(n)
     q = float(stats.t.ppf(1 - alpha, n - 1))
     return mean, mean - q * se, mean + q * se
+
+
+def t_interval(values, *, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Mean of ``values`` and its two-sided ``1 - 2 alpha`` t interval (90 % by default).
+
+    The interval every verdict box reports, for figures and tables that show the same numbers.
+
+    Examples
+    --------
+    >>> mean, lo, hi = t_interval([1.0, 2.0, 3.0])
+    >>> mean, round(lo, 3), round(hi, 3)
+    (2.0, 0.314, 3.686)
+    """
+    return _t_interval(_as_values("values", values), alpha)
 
 
 def _detectable(d: np.ndarray, alpha: float) -> float | None:

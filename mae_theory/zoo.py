@@ -399,8 +399,17 @@ def _read_meta(path: Path) -> dict:
 
 
 def _stale(record: dict, recipe: Recipe) -> bool:
-    """Was the checkpoint of this provenance ``record`` trained with another ``recipe``?"""
-    return record["recipe"] != json.loads(json.dumps(recipe.to_dict()))
+    """Was the checkpoint of this provenance ``record`` trained with another ``recipe``?
+
+    A training field added to :class:`~mae_theory.training.TrainConfig` after the record was
+    written counts as its default value (the run could not have used anything else).
+    """
+    recorded = json.loads(json.dumps(record["recipe"]))
+    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
+    if isinstance(recorded.get("train"), dict):
+        recorded["train"] = {**{k: v for k, v in defaults.items()
+                                if k not in recorded["train"]}, **recorded["train"]}
+    return recorded != json.loads(json.dumps(recipe.to_dict()))
 
 
 def load_pretrained(name: str, *, seed: int = 0, root: str | Path | None = None,

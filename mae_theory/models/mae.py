@@ -376,13 +376,13 @@ class MAE(nn.Module):
     @torch.no_grad()
     def reconstruct(
         self, imgs: torch.Tensor, mask_ratio: float = 0.75, *, mask: torch.Tensor | None = None,
-        seed: SeedLike = None,
+        seed: SeedLike = None, paste: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Reconstruct images: visible patches pasted back, masked ones predicted.
 
         Returns ``(recon, mask)`` with ``recon`` of shape (N, C, H, W) in pixel units (a
         normalised-pixel prediction is mapped back with each visible-or-true patch's statistics)
-        and ``mask`` (N, L).
+        and ``mask`` (N, L). With ``paste=False`` every patch is the decoder's prediction.
         """
         _, pred, m = self(imgs, mask_ratio, mask=mask, seed=seed)
         pred = pred.float()
@@ -391,6 +391,8 @@ class MAE(nn.Module):
             mean = patches.mean(dim=-1, keepdim=True)
             std = (patches.var(dim=-1, keepdim=True) + 1e-6).sqrt()
             pred = pred * std + mean
+        if not paste:
+            return self.unpatchify(pred), m
         m3 = m.unsqueeze(-1)
         return self.unpatchify(patches * (1 - m3) + pred * m3), m
 

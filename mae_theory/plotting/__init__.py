@@ -26,7 +26,13 @@ from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_mea
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
 from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
-from .sweeps import plot_psnr_ssim, plot_sweep, plot_sweep_panels, sweep_points
+from .sweeps import (
+    plot_differences,
+    plot_psnr_ssim,
+    plot_sweep,
+    plot_sweep_panels,
+    sweep_points,
+)
 from .training import plot_loss_curve, plot_ratio_sweep
 
 __all__ = [
@@ -34,6 +40,7 @@ __all__ = [
     "plot_fit_scatter",
     "plot_reach",
     "plot_subspace_accuracy",
+    "plot_differences",
     "plot_psnr_ssim",
     "plot_sweep",
     "plot_sweep_panels",

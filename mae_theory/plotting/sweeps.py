@@ -1,9 +1,14 @@
-"""Figures of the named experiments (chapter 9): a metric over a sweep, against the paper.
+"""Figures of the named experiments (chapter 9): a metric over a sweep, and differences.
 
 Each function takes a result dict of :func:`mae_theory.experiments.run_experiment` (or
-:func:`~mae_theory.experiments.load_result`): measurements are markers with error bars (mean and
-standard deviation over seeds), the paper's numbers a dashed line on a second axis, since they
-come from another scale (ViT-B on ImageNet against a ViT-Tiny on Fashion-MNIST).
+:func:`~mae_theory.experiments.load_result`). Measurements are markers with error bars; the
+paper's numbers are never drawn on a second axis (they come from another scale, ViT-B on
+ImageNet, and a twin axis makes any two curves look alike): the chapter puts them in a table.
+
+- :func:`plot_sweep`: one metric's mean +- std over seeds, with the controls (untrained encoder,
+  raw pixels) as horizontal lines where the result has them;
+- :func:`plot_differences`: each setting minus a reference setting, paired by seed, with the
+  90 % interval of the verdict boxes, all metrics on one axis in accuracy points.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ _LABELS = {"mask_ratio": "masking ratio $r$", "mask_unit_px": "masking unit (pix
            "decoder_depth": "decoder blocks"}
 _METRICS = {"linear_probe": "linear probe accuracy", "knn": "k-NN accuracy",
             "partial_ft": "partial fine-tuning accuracy", "psnr": "PSNR (dB)", "ssim": "SSIM",
-            "psnr_own_ratio": "PSNR at own $r$ (dB)", "ssim_own_ratio": "SSIM at own $r$"}
+            "psnr_own_ratio": "PSNR at own $r$ (dB)", "ssim_own_ratio": "SSIM at own $r$",
+            "psnr_unmasked": "PSNR, unmasked (dB)", "ssim_unmasked": "SSIM, unmasked"}
+_CONTROLS = (("init_", "untrained encoder", ":"), ("pixels_", "raw pixels", "--"))
 
 
 def sweep_points(result: dict, metric: str) -> tuple[list, list[float], list[float]]:
@@ -36,9 +43,14 @@ def sweep_points(result: dict, metric: str) -> tuple[list, list[float], list[flo
             [by_value[str(v)]["std"] for v in values])
 
 
-def plot_sweep(result: dict, metric: str = "linear_probe", *, ax=None, paper: bool = True,
+def _x(result: dict, values: list) -> tuple[list, bool]:
+    numeric = result.get("parameter") == "mask_ratio"
+    return (list(values) if numeric else list(range(len(values)))), numeric
+
+
+def plot_sweep(result: dict, metric: str = "linear_probe", *, ax=None, controls: bool = True,
                label: str | None = None, color=None):
-    """One metric over the swept setting (mean +- std over seeds), the paper's line beside it.
+    """One metric over the swept setting (mean +- std over seeds), controls as lines.
 
     Parameters
     ----------
@@ -47,60 +59,53 @@ def plot_sweep(result: dict, metric: str = "linear_probe", *, ax=None, paper: bo
     metric : str
         A key of ``result["summary"]``, e.g. ``"linear_probe"``, ``"knn"``, ``"ssim"``.
     ax : matplotlib.axes.Axes, optional
-    paper : bool, default True
-        Draw ``result["paper"]["values"]`` (when it scores ``metric``) on a right-hand axis.
+    controls : bool, default True
+        Draw the mean over seeds of the untrained encoder's and the raw pixels' score (when the
+        result's ``controls`` hold ``init_METRIC`` / ``pixels_METRIC``) as horizontal lines.
     label, color : optional
         Legend entry and colour of the measurements.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The left axes (the paper's twin axis is ``ax.paper_axis`` when drawn).
 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
     >>> res = {"values": [0.25, 0.75], "parameter": "mask_ratio", "smoke": True, "seeds": [0],
     ...        "summary": {"knn": {"0.25": {"mean": 0.5, "std": 0.1},
-    ...                            "0.75": {"mean": 0.6, "std": 0.0}}}, "paper": {}}
+    ...                            "0.75": {"mean": 0.6, "std": 0.0}}},
+    ...        "controls": [{"seed": 0, "metrics": {"pixels_knn": 0.55}}]}
     >>> ax = plot_sweep(res, "knn")
-    >>> len(ax.containers)
-    1
+    >>> len(ax.containers), len(ax.lines) > 1
+    (1, True)
     >>> plt.close("all")
     """
     values, means, stds = sweep_points(result, metric)
     ax = _new_axes(ax, figsize=(4.6, 3.2))
-    numeric = result.get("parameter") == "mask_ratio"
-    xs = values if numeric else list(range(len(values)))
+    xs, numeric = _x(result, values)
     n_seeds = len(result.get("seeds", []))
     size = " (smoke size)" if result.get("smoke") else ""
     ax.errorbar(xs, means, yerr=stds, fmt="o-", capsize=3, color=color or OKABE_ITO[0],
-                label=label or f"this book{size}, {n_seeds} seed{'s' * (n_seeds != 1)}")
+                label=label or f"MAE{size}, mean ± sd of {n_seeds} seed{'s' * (n_seeds != 1)}")
+    if controls:
+        for i, (prefix, name, style) in enumerate(_CONTROLS):
+            vals = [c["metrics"][prefix + metric] for c in result.get("controls", [])
+                    if prefix + metric in c["metrics"]]
+            if vals:
+                ax.axhline(sum(vals) / len(vals), color=OKABE_ITO[4 + i], ls=style, lw=1.2,
+                           label=f"{name} (control)")
     if not numeric:
         ax.set_xticks(xs, [str(v) for v in values])
     ax.set_xlabel(_LABELS.get(result.get("parameter"), result.get("parameter", "")))
     ax.set_ylabel(_METRICS.get(metric, metric))
-    ref = result.get("paper") or {}
-    if paper and ref.get("metric") == metric and ref.get("values"):
-        twin = ax.twinx()
-        pv = [ref["values"].get(str(v)) for v in values]
-        twin.plot([x for x, p in zip(xs, pv) if p is not None], [p for p in pv if p is not None],
-                  "s--", color=OKABE_ITO[1], label="paper (right axis)")
-        twin.set_ylabel("paper, %", color=OKABE_ITO[1])
-        twin.grid(False)
-        handles = ax.get_legend_handles_labels()
-        extra = twin.get_legend_handles_labels()
-        ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="lower center",
-                  fontsize="small")
-        ax.paper_axis = twin
-    else:
-        ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="best", fontsize="small")
     return ax
 
 
 def plot_sweep_panels(result: dict, metrics=("linear_probe", "knn", "partial_ft"), *,
                       fig=None):
-    """One panel per metric of a sweep, side by side (the paper's line on the first only).
+    """One panel per metric of a sweep, side by side, each with its controls.
 
     Examples
     --------
@@ -119,14 +124,15 @@ def plot_sweep_panels(result: dict, metrics=("linear_probe", "knn", "partial_ft"
     fig = fig or plt.figure(figsize=(4.2 * len(metrics), 3.3), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for i, (ax, metric) in enumerate(zip(axes, metrics)):
-        plot_sweep(result, metric, ax=ax, paper=i == 0, color=OKABE_ITO[(2 * i) % 4])
+        plot_sweep(result, metric, ax=ax, color=OKABE_ITO[(2 * i) % 4])
     return fig
 
 
 def plot_psnr_ssim(result: dict, *, suffix: str = "", fig=None):
     """PSNR and SSIM of reconstructions over the sweep, two panels.
 
-    ``suffix=""`` scores every model at the common test ratio; ``"_own_ratio"`` at its own.
+    ``suffix=""`` scores every model at the common test ratio; ``"_own_ratio"`` at its own;
+    ``"_unmasked"`` the decoder's output on whole images.
 
     Examples
     --------
@@ -139,3 +145,68 @@ def plot_psnr_ssim(result: dict, *, suffix: str = "", fig=None):
     >>> plt.close("all")
     """
     return plot_sweep_panels(result, ("psnr" + suffix, "ssim" + suffix), fig=fig)
+
+
+def plot_differences(result: dict, reference, metrics=("linear_probe", "knn", "partial_ft"),
+                     *, ax=None, scale: float = 100.0):
+    """Each setting minus the ``reference`` setting, paired by seed, on one axis.
+
+    Markers are the mean per-seed difference, bars its 90 % t interval (the interval of the
+    verdict boxes), one colour per metric, slightly offset so the bars do not overlap; a bar
+    that crosses the zero line is a difference the seeds cannot tell from none.
+
+    Parameters
+    ----------
+    result : dict
+        A result with runs paired by seed.
+    reference
+        The setting every other is compared with (e.g. ``0.75``).
+    metrics : sequence of str
+        Accuracy metrics of ``result["runs"]``.
+    ax : matplotlib.axes.Axes, optional
+    scale : float, default 100
+        Multiplies the differences (100: accuracy points).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> runs = [{"value": v, "seed": s, "metrics": {"knn": b + 0.01 * s}}
+    ...         for v, b in ((0.1, 0.7), (0.75, 0.8)) for s in range(3)]
+    >>> res = {"values": [0.1, 0.75], "parameter": "mask_ratio", "runs": runs}
+    >>> ax = plot_differences(res, 0.75, ("knn",))
+    >>> len(ax.containers)
+    1
+    >>> plt.close("all")
+    """
+    from ..experiments import paired_differences
+
+    ax = _new_axes(ax, figsize=(5.2, 3.3))
+    values = list(result["values"])
+    xs, numeric = _x(result, values)
+    step = (min(b - a for a, b in zip(xs, xs[1:])) if len(xs) > 1 else 1.0) * 0.12
+    metrics = [m for m in metrics if any(m in r["metrics"] for r in result["runs"])]
+    for i, metric in enumerate(metrics):
+        diff = paired_differences(result, metric, reference)
+        keep = [(x, diff[str(v)]) for x, v in zip(xs, values) if str(v) in diff]
+        off = (i - (len(metrics) - 1) / 2) * step
+        px = [x + off for x, _ in keep]
+        mean = [scale * d["mean"] for _, d in keep]
+        err = [[scale * (d["mean"] - d["lo"]) for _, d in keep],
+               [scale * (d["hi"] - d["mean"]) for _, d in keep]]
+        n = max(d["n"] for _, d in keep)
+        ax.errorbar(px, mean, yerr=err, fmt="o", capsize=3, color=OKABE_ITO[(2 * i) % 8],
+                    label=f"{_METRICS.get(metric, metric)} ({n} seeds)")
+    ax.axhline(0.0, color="0.4", lw=1)
+    if not numeric:
+        ax.set_xticks(xs, [str(v) for v in values])
+    else:
+        ax.set_xticks(xs)
+    ax.set_xlabel(_LABELS.get(result.get("parameter"), result.get("parameter", "")))
+    unit = "points" if scale == 100.0 else f"x {scale:g}"
+    ax.set_ylabel(f"difference from {reference} ({unit})")
+    ax.legend(loc="best", fontsize="small")
+    return ax

@@ -372,13 +372,20 @@ def partial_finetune(model, train_images: torch.Tensor, train_labels: torch.Tens
 
 
 @torch.no_grad()
-def reconstruction_quality(model, data, mask_ratio: float = 0.75, *, seed: SeedLike = 0,
-                           batch_size: int = 512, device: DeviceLike = None) -> dict:
-    """PSNR and SSIM of MAE reconstructions (visible patches pasted back) in pixel units.
+def reconstruction_quality(model, data, mask_ratio: float = 0.75, *, paste: bool = True,
+                           seed: SeedLike = 0, batch_size: int = 512,
+                           device: DeviceLike = None) -> dict:
+    """PSNR and SSIM of MAE reconstructions in pixel units.
 
-    Each image is masked at ratio ``r``, reconstructed (:meth:`MAE.reconstruct`), mapped back
-    to [0, 1] pixels with ``data.denormalize`` and compared with the original by
-    :func:`mae_theory.metrics.psnr` and :func:`mae_theory.metrics.ssim` (data range 1).
+    Each image is masked at ratio ``r``, reconstructed (:meth:`MAE.reconstruct`: visible
+    patches pasted back, masked ones predicted), mapped back to [0, 1] pixels with
+    ``data.denormalize`` and compared with the original by :func:`mae_theory.metrics.psnr` and
+    :func:`mae_theory.metrics.ssim` (data range 1). With ``paste=False`` every patch is the
+    decoder's prediction; at ``r = 0`` that scores the *unmasked* reconstruction (the encoder
+    sees the whole image), which is defined for every model although none is trained on it.
+    A ``norm_pix_loss`` model predicts normalised patches: they are mapped back with each true
+    patch's mean and variance, as He et al. do to show them, so the score measures the
+    patch's structure, not its brightness.
 
     Parameters
     ----------
@@ -387,6 +394,8 @@ def reconstruction_quality(model, data, mask_ratio: float = 0.75, *, seed: SeedL
         Images and the statistics that undo their standardisation.
     mask_ratio : float, default 0.75
         ``r`` at test time (use one value for all models to compare them on one yardstick).
+    paste : bool, default True
+        Paste the visible patches back (``False``: score the decoder's output everywhere).
     seed : SeedLike
         Seeds the test masks.
     batch_size : int
@@ -417,6 +426,8 @@ def reconstruction_quality(model, data, mask_ratio: float = 0.75, *, seed: SeedL
     mask_ratio = check_float("mask_ratio", mask_ratio, low=0.0, high=1.0, high_open=True,
                              symbol="r")
     batch_size = check_int("batch_size", batch_size)
+    if not isinstance(paste, bool):
+        raise TypeError(f"paste must be True or False; got {paste!r}.")
     dev = resolve_device(device)
     model = model.to(dev).eval()
     gen = make_generator(seed)
@@ -425,7 +436,7 @@ def reconstruction_quality(model, data, mask_ratio: float = 0.75, *, seed: SeedL
     for i in range(0, n, batch_size):
         x = data.images[i:i + batch_size].to(dev)
         with autocast(dev):
-            recon, _ = model.reconstruct(x, mask_ratio, seed=gen)
+            recon, _ = model.reconstruct(x, mask_ratio, seed=gen, paste=paste)
         pred = data.denormalize(recon.float()).clamp(0, 1)
         true = data.denormalize(x).clamp(0, 1)
         totals["psnr"] += float(psnr(pred, true, data_range=1.0).sum())

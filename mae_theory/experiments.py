@@ -48,7 +48,7 @@ from .results import (  # noqa: F401  (result_path, load_result, ...: reachable 
 )
 from .runtime import DeviceLike, autocast, resolve_device
 from .training import TrainConfig, train
-from .verdicts import Claim, PairedTest, Verdict, judge, t_interval
+from .verdicts import Claim, Equivalence, PairedTest, Verdict, judge, t_interval
 
 DATASETS = ("fashion_mnist", "cifar10", "digits", "synthetic_shapes")
 """The data sets an experiment can run on (``--dataset`` of the command line)."""
@@ -672,6 +672,121 @@ def paired_differences(result: dict, metric: str, reference) -> dict[str, dict]:
         mean, lo, hi = t_interval([mine[s] - ref[s] for s in seeds])
         out[str(value)] = {"mean": mean, "lo": lo, "hi": hi, "n": len(seeds)}
     return out
+
+
+# --- the CPU tier's claims, declared before its runs --------------------------------------------
+@dataclass(frozen=True)
+class SweepClaim:
+    """A declared claim on a CPU-tier sweep: ``metric`` at ``better`` against ``worse``.
+
+    ``worse`` may name a control instead of a setting (``"init"``: the untrained encoder,
+    ``"pixels"``: the raw pixels), read from the same seed's controls with
+    ``control_metric`` (default: ``metric``).
+    """
+
+    experiment: str
+    metric: str
+    better: object
+    worse: object
+    claim: Claim
+    control_metric: str = ""
+
+
+def _sweep_claim(key, experiment, metric, better, worse, source, statement, prediction,
+                 rule=None, control_metric="") -> SweepClaim:
+    # a predicted *difference* between settings is also judged on the untrained encoder, where
+    # the readouts exist: its weights do not depend on the setting, so it must show none (an
+    # equivalence claim has no such control: the untrained encoder is trivially flat)
+    readout = metric in ("linear_probe", "knn", "partial_ft") and rule is None
+    control = ("untrained encoder",) if readout and worse not in ("init", "pixels") else ()
+    stat = f"{metric} (accuracy or score), setting {better} minus {worse}, paired by seed"
+    return SweepClaim(experiment, metric, better, worse, Claim(
+        key, "9", source, statement, prediction, stat, rule or PairedTest(alpha=0.05),
+        n_seeds=len(CPU_SEEDS), controls=control), control_metric)
+
+
+CPU_CLAIMS: dict[str, SweepClaim] = {c.claim.key: c for c in (
+    _sweep_claim("ch9-ratio-075-beats-010", "mask_ratio_sweep_cpu", "linear_probe", 0.75, 0.1,
+                 "Kong", "A masking ratio of 0.75 gives a better linear probe than 0.1.",
+                 "probe(0.75) > probe(0.1): the rising side of Kong et al.'s inverted U "
+                 "(+20.0 points on ImageNet)"),
+    _sweep_claim("ch9-ratio-075-beats-090", "mask_ratio_sweep_cpu", "linear_probe", 0.75, 0.9,
+                 "Kong", "A masking ratio of 0.75 gives a better linear probe than 0.9.",
+                 "probe(0.75) > probe(0.9): the falling side of the inverted U (+4.4 points)"),
+    _sweep_claim("ch9-mae-beats-untrained", "mask_ratio_sweep_cpu", "linear_probe", 0.75, "init",
+                 "this book", "Pretraining at r = 0.75 gives a better linear probe than the "
+                 "untrained encoder it started from.", "probe(MAE) > probe(untrained)"),
+    _sweep_claim("ch9-mae-beats-pixels", "mask_ratio_sweep_cpu", "linear_probe", 0.75,
+                 "pixels", "He", "The MAE's linear probe at r = 0.75 beats a linear probe on "
+                 "the raw pixels.", "probe(MAE) > probe(pixels)"),
+    _sweep_claim("ch9-finetune-beats-pixels", "mask_ratio_sweep_cpu", "partial_ft", 0.75,
+                 "pixels", "He", "Fine-tuning one block of the MAE beats a linear probe on the "
+                 "raw pixels.", "partial fine-tuning(MAE) > probe(pixels)",
+                 control_metric="linear_probe"),
+    _sweep_claim("ch9-ssim-075-beats-010", "mask_ratio_sweep_cpu", "ssim_unmasked", 0.75, 0.1,
+                 "Kong", "Unmasked reconstructions are structurally closer (SSIM) after "
+                 "pretraining at 0.75 than at 0.1.", "SSIM(0.75) > SSIM(0.1), Kong et al. Fig. 5"),
+    _sweep_claim("ch9-psnr-090-beats-075", "mask_ratio_sweep_cpu", "psnr_unmasked", 0.9, 0.75,
+                 "Kong", "Unmasked reconstructions are closer in pixels (PSNR) after "
+                 "pretraining at 0.9 than at 0.75.", "PSNR(0.9) > PSNR(0.75), Kong et al. Fig. 5"),
+    _sweep_claim("ch9-unit-8-beats-4", "masking_unit_cpu", "linear_probe", 8, 4, "Kong",
+                 "Masking units of 8 pixels (2 x 2 patches) give a better linear probe than "
+                 "units of one 4-pixel patch, at r = 0.75.",
+                 "probe(8 px) > probe(4 px): Kong et al.'s larger masking patches (+6.4 "
+                 "points from 8 to 16 px on ImageNet)"),
+    _sweep_claim("ch9-decoder-4-beats-1", "decoder_depth_cpu", "linear_probe", 4, 1, "He",
+                 "Four decoder blocks give a better linear probe than one.",
+                 "probe(4) > probe(1): He et al. Table 1a (+6.4 points on ImageNet)"),
+    _sweep_claim("ch9-decoder-finetune-flat", "decoder_depth_cpu", "partial_ft", 4, 1, "He",
+                 "Decoder depth hardly moves fine-tuning: 4 and 1 blocks are within 1 point.",
+                 "|fine-tune(4) - fine-tune(1)| < 0.01 (He et al. Table 1a: 84.8 vs 84.9 %)",
+                 rule=Equivalence(margin=0.01)),
+)}
+"""The CPU tier's claims, with rules and seeds fixed here before any of its runs finished."""
+
+
+def judge_cpu(result: dict, key: str) -> Verdict:
+    """Judge the declared CPU-tier claim ``key`` on a result of its experiment.
+
+    Per seed, the claim's ``better`` setting is paired with its ``worse`` setting (or the same
+    seed's control). A run that failed its learning gate cannot count: if any does, the verdict
+    is "inconclusive" and says how many. A smoke-size result is always "inconclusive".
+    """
+    if key not in CPU_CLAIMS:
+        raise ValueError(f"unknown CPU-tier claim {key!r}; declared: {', '.join(CPU_CLAIMS)}.")
+    sc = CPU_CLAIMS[key]
+    if result.get("name") != sc.experiment:
+        raise ValueError(f"claim {key!r} is about {sc.experiment}; got a result of "
+                         f"{result.get('name')!r}.")
+    seeds = list(result["seeds"])
+    treat = per_seed(result, sc.metric, sc.better)
+    controls = {}
+    if sc.worse in ("init", "pixels"):
+        base = per_seed(result, f"{sc.worse}_{sc.control_metric or sc.metric}", None,
+                        controls=True)
+    else:
+        base = per_seed(result, sc.metric, sc.worse)
+    if sc.claim.controls:
+        init = per_seed(result, f"init_{sc.metric}", None, controls=True)
+        controls["untrained encoder"] = ([init[s] for s in seeds], [init[s] for s in seeds])
+    if result.get("smoke") or len(seeds) != sc.claim.n_seeds:
+        claim = dataclasses.replace(sc.claim, n_seeds=max(2, len(seeds)))
+        v = judge(claim, [treat[s] for s in seeds], [base[s] for s in seeds],
+                  controls=controls) if len(seeds) >= 2 else None
+        reason = ("a smoke-size run checks the pipeline, not the claim" if result.get("smoke")
+                  else f"the claim was declared for {sc.claim.n_seeds} seeds; got {len(seeds)}")
+        if v is None:
+            return Verdict(sc.claim, "inconclusive", treat[seeds[0]] - base[seeds[0]],
+                           (treat[seeds[0]] - base[seeds[0]],) * 2, 1, None, reason, {})
+        return dataclasses.replace(v, claim=sc.claim, word="inconclusive", reason=reason)
+    v = judge(sc.claim, [treat[s] for s in seeds], [base[s] for s in seeds], controls=controls)
+    settings = {str(sc.better)} | ({str(sc.worse)} if sc.worse not in ("init", "pixels") else set())
+    failed = [r for r in result["runs"] if str(r["value"]) in settings
+              and not r.get("gate", {}).get("passed", True)]
+    if failed:
+        v = dataclasses.replace(v, word="inconclusive", reason=(
+            f"{len(failed)} of the compared runs failed the learning gate, so they do not count"))
+    return v
 
 
 def committed_or_smoke(name: str, *, seeds=(0, 1, 2), device: DeviceLike = "cpu") -> dict:

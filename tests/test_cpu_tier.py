@@ -145,3 +145,45 @@ def test_a_committed_run_reproduces_its_first_logged_losses():
     res = train(model, train_set, cfg, seed=0, device="cpu", progress=False,
                 stop_at=cfg.log_every)
     assert res.history[0]["loss"] == pytest.approx(rec["history"][0]["loss"], rel=1e-4)
+
+
+# --- the declared claims ---------------------------------------------------------------------
+def _fake(name, metric, values, base, bump, passed=True):
+    seeds = list(ex.CPU_SEEDS)
+    runs = [{"value": v, "seed": s, "gate": {"passed": passed},
+             "metrics": {metric: base + bump * (v == values[-1]) + 0.002 * s}}
+            for v in values for s in seeds]
+    controls = [{"seed": s, "metrics": {f"init_{metric}": 0.5, f"pixels_{metric}": 0.6}}
+                for s in seeds]
+    return {"name": name, "smoke": False, "seeds": seeds, "values": list(values),
+            "runs": runs, "controls": controls}
+
+
+def test_every_cpu_claim_is_declared_with_the_tiers_seeds():
+    for key, sc in ex.CPU_CLAIMS.items():
+        assert sc.claim.key == key and sc.claim.n_seeds == len(ex.CPU_SEEDS)
+        assert sc.experiment in CPU_SWEEPS
+
+
+def test_judge_cpu_confirms_a_clear_effect_and_refuses_failed_gates():
+    res = _fake("decoder_depth_cpu", "linear_probe", (1, 4), 0.70, 0.03)
+    v = ex.judge_cpu(res, "ch9-decoder-4-beats-1")
+    assert v.word == "confirmed" and v.effect == pytest.approx(0.03)
+    assert v.controls["untrained encoder"]["word"] == "not confirmed"
+    failed = _fake("decoder_depth_cpu", "linear_probe", (1, 4), 0.70, 0.03, passed=False)
+    v = ex.judge_cpu(failed, "ch9-decoder-4-beats-1")
+    assert v.word == "inconclusive" and "learning gate" in v.reason
+    flat = _fake("decoder_depth_cpu", "partial_ft", (1, 4), 0.80, 0.0)
+    assert ex.judge_cpu(flat, "ch9-decoder-finetune-flat").word == "confirmed"
+
+
+def test_judge_cpu_reads_controls_and_refuses_bad_keys():
+    res = _fake("mask_ratio_sweep_cpu", "linear_probe", (0.1, 0.75), 0.55, 0.0)
+    assert ex.judge_cpu(res, "ch9-mae-beats-untrained").word == "confirmed"  # 0.55 vs 0.5
+    assert ex.judge_cpu(res, "ch9-mae-beats-pixels").word == "not confirmed"  # vs 0.6
+    with pytest.raises(ValueError, match="unknown CPU-tier claim"):
+        ex.judge_cpu(res, "ch9-nope")
+    with pytest.raises(ValueError, match="is about masking_unit_cpu"):
+        ex.judge_cpu(res, "ch9-unit-8-beats-4")
+    smoke = {**res, "smoke": True}
+    assert ex.judge_cpu(smoke, "ch9-ratio-075-beats-010").word == "inconclusive"

@@ -789,6 +789,77 @@ def judge_cpu(result: dict, key: str) -> Verdict:
     return v
 
 
+CPU_TIER = ("mask_ratio_sweep_cpu", "masking_unit_cpu", "decoder_depth_cpu")
+"""The CPU tier's experiments, in the chapter's order."""
+
+
+def summary_table(result: dict, metrics=("linear_probe", "knn", "partial_ft", "ssim_own_ratio",
+                                         "psnr_own_ratio")) -> list[dict]:
+    """One row per setting: each metric's mean over seeds and its 90 % t interval.
+
+    Returns ``[{"value": v, "n": seeds, METRIC: (mean, lo, hi), ...}]``; the controls (mean
+    over seeds of the untrained encoder and the raw pixels) are rows ``"untrained"`` and
+    ``"pixels"`` where the result has them.
+
+    Examples
+    --------
+    >>> runs = [{"value": 1, "seed": s, "metrics": {"knn": 0.5 + 0.1 * s}} for s in range(3)]
+    >>> row = summary_table({"values": [1], "runs": runs}, ("knn",))[0]
+    >>> row["value"], row["n"], [round(x, 2) for x in row["knn"]]
+    (1, 3, [0.6, 0.43, 0.77])
+    """
+    rows = []
+    for value in result["values"]:
+        row = {"value": value, "n": 0}
+        for metric in metrics:
+            vals = list(per_seed(result, metric, value).values())
+            if vals:
+                row[metric], row["n"] = t_interval(vals), len(vals)
+        rows.append(row)
+    for name in ("init", "pixels"):
+        row = {"value": "untrained" if name == "init" else name, "n": 0}
+        for metric in metrics:
+            vals = list(per_seed(result, f"{name}_{metric}", None, controls=True).values())
+            if vals:
+                row[metric], row["n"] = t_interval(vals), len(vals)
+        if row["n"]:
+            rows.append(row)
+    return rows
+
+
+def paper_table(result: dict, reference, metric: str = "linear_probe") -> list[dict]:
+    """The paper's numbers beside ours: each setting's value and difference from ``reference``.
+
+    Returns ``[{"value", "paper", "paper_diff", "ours": (mean, lo, hi), "ours_diff": (mean,
+    lo, hi)}]`` in accuracy points (the paper's are percentages; ours are scaled by 100), with
+    ``None`` where the paper has no number for a setting.
+
+    Examples
+    --------
+    >>> runs = [{"value": v, "seed": s, "metrics": {"linear_probe": b}}
+    ...         for v, b in ((0.1, 0.7), (0.75, 0.8)) for s in range(2)]
+    >>> res = {"values": [0.1, 0.75], "runs": runs,
+    ...        "paper": {"metric": "linear_probe", "values": {"0.1": 47.45, "0.75": 67.41}}}
+    >>> row = paper_table(res, 0.75)[0]
+    >>> row["paper_diff"], [round(x, 1) for x in row["ours_diff"]]
+    (-19.96, [-10.0, -10.0, -10.0])
+    """
+    paper = (result.get("paper") or {}).get("values", {})
+    diffs = paired_differences(result, metric, reference)
+    ref_paper = paper.get(str(reference))
+    rows = []
+    for value in result["values"]:
+        vals = [100 * x for x in per_seed(result, metric, value).values()]
+        d = diffs.get(str(value))
+        p = paper.get(str(value))
+        rows.append({"value": value, "paper": p,
+                     "paper_diff": (round(p - ref_paper, 2) if p is not None
+                                    and ref_paper is not None else None),
+                     "ours": t_interval(vals) if vals else None,
+                     "ours_diff": (100 * d["mean"], 100 * d["lo"], 100 * d["hi"]) if d else None})
+    return rows
+
+
 def committed_or_smoke(name: str, *, seeds=(0, 1, 2), device: DeviceLike = "cpu") -> dict:
     """The committed full-size result ``data/results/NAME.json``, or else a smoke-size run.
 

@@ -551,7 +551,18 @@ def split_masks(tree, n_masked: int, n_heldout: int, *, seed: int = 0
 
 def masked_mse(model: TokenMAE, x: torch.Tensor, masks: torch.Tensor) -> float:
     """Mean squared error on the masked tokens of standardised ``x``, averaged over ``masks``
-    (each applied to every sample); predicting the training mean scores about 1."""
+    (each applied to every sample); predicting the training mean scores about 1.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> masks = torch.tensor([[1., 1., 0., 0.], [1., 0., 1., 0.]])
+    >>> mae = CutBottleneckMAE(t, 6, 16, 1, train_masks=masks, seed=0)
+    >>> x = torch.zeros(4, 4, t.leaf_dim)
+    >>> masked_mse(mae, x, masks) >= 0.0
+    True
+    """
     with torch.no_grad():
         errs = [float(model(x, mask=m)[0]) for m in masks]
     return sum(errs) / len(errs)
@@ -643,6 +654,14 @@ def run_theorem2_random_masks(tree, cfg: TreeMAEConfig, seed: int, *, train_mask
 
 def masked_mse_of_mean(x: torch.Tensor, masks: torch.Tensor) -> float:
     """The trivial predictor's masked error: predicting 0 (the training mean) for standardised
-    ``x`` (N, L, D), averaged over ``masks`` (K, L) like :func:`masked_mse`."""
+    ``x`` (N, L, D), averaged over ``masks`` (K, L) like :func:`masked_mse`.
+
+    Examples
+    --------
+    >>> x = torch.ones(3, 2, 4)
+    >>> x[:, 1] = 2.0                                   # token 1 has squared value 4
+    >>> masked_mse_of_mean(x, torch.tensor([[1., 0.], [0., 1.]]))   # (1 + 4) / 2
+    2.5
+    """
     per_token = (x ** 2).mean(dim=(0, 2))  # (L,)
     return float(sum(float((per_token * m).sum() / m.sum()) for m in masks.float()) / len(masks))

@@ -226,3 +226,26 @@ def test_committed_t2b_cache_is_what_the_code_computes_now():
         assert abs(new["masked_mse"] - ref["masked_mse"]) < 0.02
         assert abs(new["r2_in_c"] - ref["r2_in_c"]) < 0.02
         assert abs(new["r2_visible_only"] - ref["r2_visible_only"]) < 0.02
+
+
+def test_t2b_runner_refuses_bad_input():
+    import torch
+
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.tree_mae import TreeMAEConfig, run_theorem2_random_masks, split_masks
+
+    t = LatentTree.balanced(2, 2)
+    train_m, test_m = split_masks(t, 2, 2)
+    cfg = TreeMAEConfig(latent_dim=6, steps=2, n_train=16, hidden_dim=8, n_probe=16)
+    with pytest.raises(ValueError, match="models must be a non-empty subset"):
+        run_theorem2_random_masks(t, cfg, 0, train_masks=train_m, heldout_masks=test_m,
+                                  models=("deep",))
+    with pytest.raises(TypeError, match="cfg must be a TreeMAEConfig"):
+        run_theorem2_random_masks(t, {}, 0, train_masks=train_m, heldout_masks=test_m)
+    with pytest.raises(ValueError, match="heldout_masks must be a"):
+        run_theorem2_random_masks(t, cfg, 0, train_masks=train_m,
+                                  heldout_masks=torch.ones(2, 3))
+    rows = run_theorem2_random_masks(t, cfg, 0, train_masks=train_m, heldout_masks=test_m,
+                                     models=("untrained",))
+    assert [r["model"] for r in rows] == ["untrained"] * len(test_m)
+    assert all(abs(r["mean_mse"] - rows[0]["mean_mse"]) < 1e-12 for r in rows)

@@ -102,6 +102,7 @@ from .probes import knn_accuracy, leakage_profile, linear_probe, partial_finetun
 from .results import load_result, provenance  # noqa: E402
 from .runtime import DeviceLike, SeedLike, make_generator, resolve_device  # noqa: E402
 from .theory import (  # noqa: E402
+    dag_shared_latents,
     deepest_shared_latents,
     expected_shared_dim,
     gaussian_r2,
@@ -131,6 +132,7 @@ __all__ = [
     "UMAE",
     "block_mask",
     "cka_matrix",
+    "dag_shared_latents",
     "deepest_shared_latents",
     "effective_rank",
     "expected_shared_dim",

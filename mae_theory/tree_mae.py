@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,11 @@ import torch
 
 from .checks import check_float, check_int, describe
 from .hierarchy import LatentTree
+from .masking import masking_from_mask
 from .models.token import TokenMAE, token_masking
 from .probes import LeakageProfile, RegressionProbeConfig, leakage_profile, probe_r2
 from .results import provenance, save_json
-from .runtime import SeedLike
+from .runtime import SeedLike, make_generator
 from .theory import (
     boundary_targets,
     frontier,
@@ -394,3 +396,272 @@ def seed_means(rows: Sequence[dict], key: str) -> dict[int, float]:
     for row in rows:
         out.setdefault(row["seed"], []).append(row[key])
     return {s: sum(v) / len(v) for s, v in out.items()}
+
+
+# --- Theorem 2 under random masks ------------------------------------------------------------
+#
+# Kong et al.'s Theorem 2 is per mask: a bottleneck of exactly dim c(m). A token MAE trained with
+# random masks has one width d for every mask. The experiment T2b of chapter 3 restores the
+# theorem's condition mask by mask: the encoder has d = max_m dim c(m) outputs, and under mask m
+# every coordinate beyond dim c(m) is set to zero (:class:`CutBottleneckMAE`), so the
+# representation of each mask has exactly dim c(m) free coordinates. The same model without the
+# cut (the wide bottleneck) is the contrast, and the cut model at initialisation the control.
+# Masks are drawn from a fixed training list, so held-out test masks were never seen.
+
+T2B_MODELS = ("cut", "wide", "untrained")
+"""The three models of experiment T2b, in the order :func:`run_theorem2_random_masks` runs them."""
+
+# The design of T2b, fixed before its run (scripts/t2b_random_masks.py computes the cache, the
+# chapter reads it): chapter 3's tree and a second draw of it, 5 seeds each, d = 14 (the largest
+# dim c(m) of a mask hiding 4 of the 8 leaves), 1000 steps; 10 of the 70 such masks held out.
+T2B_TREES = tuple(dict(branching=2, depth=3, root_dim=2, noise_dim=2, seed=s, n_layers=1,
+                       negative_slope=0.5) for s in (0, 1))
+T2B_SEEDS = (0, 1, 2, 3, 4)
+T2B_CONFIG = TreeMAEConfig(latent_dim=14, steps=1000)
+T2B_N_MASKED, T2B_N_HELDOUT = 4, 10
+
+
+class CutBottleneckMAE(TokenMAE):
+    """A :class:`~mae_theory.models.token.TokenMAE` whose :math:`\\hat c` under mask ``m`` keeps
+    only its first ``dim c(m)`` coordinates (the rest are zero), and whose training masks are
+    drawn from a given list.
+
+    Parameters
+    ----------
+    tree : LatentTree
+        Gives the tokens (its leaves) and dim c(m) of every mask
+        (:func:`mae_theory.theory.mixed_latents`, :func:`~mae_theory.theory.information_dim`).
+    latent_dim : int
+        ``d``, at least the largest dim c(m) over the training masks.
+    hidden_dim, depth : int
+        As for :class:`~mae_theory.models.token.TokenMAE`.
+    train_masks : torch.Tensor, shape (K, L)
+        The masks training draws from, uniformly (1 = masked, ``tree.leaves`` order); every row
+        must hide the same number of leaves.
+    cut : bool
+        False gives the wide contrast: the same model and masks, no cut.
+    seed : int
+        Seeds the initialisation.
+
+    Notes
+    -----
+    A mask with no masked leaf (the full input, ``mask=None``) keeps all ``d`` coordinates: the
+    cut is defined only where c(m) is.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> masks = torch.tensor([[1., 1., 0., 0.], [1., 0., 1., 0.]])
+    >>> mae = CutBottleneckMAE(t, 6, 16, 1, train_masks=masks, seed=0)
+    >>> mae.shared_dims(masks).tolist()          # dim c(m): {r} and {r, a, b}
+    [2, 6]
+    >>> (mae.features(t.sample(3, seed=0).x, masks[0]) != 0).sum(dim=1).tolist()
+    [2, 2, 2]
+    """
+
+    def __init__(self, tree, latent_dim: int, hidden_dim: int = 64, depth: int = 2, *,
+                 train_masks: torch.Tensor, cut: bool = True, seed: int = 0):
+        _check_tree(tree)
+        if not isinstance(cut, bool):
+            raise TypeError(f"cut must be True or False; got {cut!r}.")
+        super().__init__(len(tree.leaves), tree.leaf_dim, latent_dim, hidden_dim, depth,
+                         seed=seed)
+        masks = _mask_rows(tree, train_masks, "train_masks")
+        if len(set(masks.sum(dim=1).tolist())) != 1:
+            raise ValueError("train_masks must all hide the same number of leaves (the encoder "
+                             "batch is rectangular); got counts "
+                             f"{sorted(set(masks.sum(dim=1).int().tolist()))}.")
+        self.cut = cut
+        below = torch.tensor([[float(v in tree.descendant_leaves(a)) for v in tree.leaves]
+                              for a in tree.latents])
+        self.register_buffer("below", below)  # (latents, L): leaf under latent
+        self.register_buffer("own", torch.tensor([float(tree.own_dim(a))
+                                                  for a in tree.latents]))
+        self.register_buffer("train_masks", masks)
+        largest = int(self.shared_dims(masks).max())
+        if latent_dim < largest:
+            raise ValueError(f"latent_dim d={latent_dim} is below the largest dim c(m) = "
+                             f"{largest} over train_masks; pass latent_dim >= {largest}.")
+
+    def shared_dims(self, mask: torch.Tensor) -> torch.Tensor:
+        """dim c(m) of each row of ``mask`` (N, L), 1 = masked; 0 where no leaf is masked."""
+        m = mask.to(self.below.dtype)
+        mixed = ((m @ self.below.T) > 0) & (((1.0 - m) @ self.below.T) > 0)
+        return (mixed.to(self.own.dtype) @ self.own).round().long()
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """:math:`\\hat c`, with coordinates ``>= dim c(m)`` set to zero when ``cut``."""
+        c_hat = super().encode(x, mask)
+        if not self.cut or mask is None:
+            return c_hat
+        dims = self.shared_dims(mask)
+        keep = torch.arange(self.latent_dim, device=c_hat.device) < dims[:, None]
+        keep |= (dims == 0)[:, None]  # no masked leaf: the full input keeps every coordinate
+        return c_hat * keep.to(c_hat.dtype)
+
+    def make_masking(self, batch_size: int, mask_ratio: float = 0.5, *, unit: int = 1,
+                     seed: SeedLike = None, device=None):
+        """``batch_size`` rows of ``train_masks``, drawn uniformly (ratio and unit unused)."""
+        gen = make_generator(seed)
+        idx = torch.randint(len(self.train_masks), (batch_size,),
+                            generator=gen if gen.device.type == "cpu" else None)
+        device = self.pos_embed.device if device is None else device
+        return masking_from_mask(self.train_masks[idx.to(self.train_masks.device)].to(device))
+
+
+def _mask_rows(tree, masks, name: str) -> torch.Tensor:
+    """``masks`` as a float (K, L) tensor of 0/1 with both sides non-empty, or raise."""
+    m = torch.as_tensor(masks).float() if not isinstance(masks, torch.Tensor) else masks.float()
+    n = len(tree.leaves)
+    if (m.ndim != 2 or m.shape[0] < 1 or m.shape[1] != n
+            or not bool(((m == 0) | (m == 1)).all())):
+        raise ValueError(f"{name} must be a (K, L) array of 0/1 with K >= 1 and L = {n} (one "
+                         f"column per leaf, 1 = masked); got {describe(m)}.")
+    counts = m.sum(dim=1)
+    if bool(((counts == 0) | (counts == n)).any()):
+        raise ValueError(f"every row of {name} must mask at least one and not all {n} leaves.")
+    return m
+
+
+def split_masks(tree, n_masked: int, n_heldout: int, *, seed: int = 0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """All masks hiding ``n_masked`` leaves, split into training masks and ``n_heldout`` held-out
+    ones (a seeded random choice), each (K, L) with 1 = masked.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> train_m, test_m = split_masks(LatentTree.balanced(2, 3), 4, 10)
+    >>> len(train_m), len(test_m), bool((train_m[:, None] == test_m[None]).all(-1).any())
+    (60, 10, False)
+    """
+    _check_tree(tree)
+    n = len(tree.leaves)
+    n_masked = check_int("n_masked", n_masked, low=1, high=n - 1,
+                         fix="Both sides of a mask must be non-empty.")
+    rows = [[float(i in c) for i in range(n)]
+            for c in itertools.combinations(range(n), n_masked)]
+    n_heldout = check_int("n_heldout", n_heldout, low=1, high=len(rows) - 1,
+                          fix=f"There are {len(rows)} masks; keep at least one for training.")
+    perm = torch.randperm(len(rows), generator=make_generator(check_int("seed", seed, low=0)))
+    all_m = torch.tensor(rows)
+    return all_m[perm[n_heldout:].sort().values], all_m[perm[:n_heldout].sort().values]
+
+
+def masked_mse(model: TokenMAE, x: torch.Tensor, masks: torch.Tensor) -> float:
+    """Mean squared error on the masked tokens of standardised ``x``, averaged over ``masks``
+    (each applied to every sample); predicting the training mean scores about 1.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> masks = torch.tensor([[1., 1., 0., 0.], [1., 0., 1., 0.]])
+    >>> mae = CutBottleneckMAE(t, 6, 16, 1, train_masks=masks, seed=0)
+    >>> x = torch.zeros(4, 4, t.leaf_dim)
+    >>> masked_mse(mae, x, masks) >= 0.0
+    True
+    """
+    with torch.no_grad():
+        errs = [float(model(x, mask=m)[0]) for m in masks]
+    return sum(errs) / len(errs)
+
+
+def run_theorem2_random_masks(tree, cfg: TreeMAEConfig, seed: int, *, train_masks,
+                              heldout_masks, models: Sequence[str] = T2B_MODELS,
+                              tree_spec: dict | None = None, cache: bool = False) -> list[dict]:
+    """Experiment T2b for one tree and one seed: the cut, wide and untrained models, probed on
+    every held-out mask.
+
+    Parameters
+    ----------
+    tree : LatentTree
+    cfg : TreeMAEConfig
+        Width ``latent_dim`` (>= the largest dim c(m)), ``hidden_dim``, ``depth``, ``steps``,
+        ``batch_size``, ``lr``, ``n_train``, ``n_probe``; mask fields are unused.
+    seed : int
+        Seeds data, initialisation (``MODEL_SEED_OFFSET``), probe samples
+        (``PROBE_SEED_OFFSET``) and the gate's samples (``MASK_SEED_OFFSET``).
+    train_masks, heldout_masks : (K, L) 0/1 arrays
+        Masks to train with and to test on (:func:`split_masks`).
+    models : sequence of str
+        Which of :data:`T2B_MODELS` to run (all by default; the staleness test reruns one).
+        Only the full set is cached.
+    tree_spec : dict, optional
+        How ``tree`` was built (``LatentTree.balanced`` keywords); with ``cache=True`` it keys
+        ``data/cache/t2_random_masks-<hash>.json``.
+    cache : bool
+        Load the cached rows if present, else compute and write them.
+
+    Returns
+    -------
+    list of dict
+        One row per (model in :data:`T2B_MODELS`, held-out mask): :func:`summarise_profile`'s
+        fields plus ``model``, ``seed``, ``masked``, ``final_loss``, ``masked_mse`` (the
+        model's mean masked error on fresh draws under the held-out masks) and ``mean_mse``
+        (predicting the training mean, on the same draws).
+    """
+    _check_tree(tree)
+    if not isinstance(cfg, TreeMAEConfig):
+        raise TypeError(f"cfg must be a TreeMAEConfig; got {describe(cfg)}.")
+    seed = check_int("seed", seed, low=0)
+    train_m = _mask_rows(tree, train_masks, "train_masks")
+    test_m = _mask_rows(tree, heldout_masks, "heldout_masks")
+    if isinstance(models, str) or not set(models) <= set(T2B_MODELS) or not models:
+        raise ValueError(f"models must be a non-empty subset of {T2B_MODELS}; got {models!r}.")
+    cache = cache and tuple(models) == T2B_MODELS
+    payload = {"cfg": dataclasses.asdict(cfg), "seed": seed, "tree": tree_spec,
+               "train_masks": train_m.int().tolist(), "heldout_masks": test_m.int().tolist(),
+               "schema": 1}
+    path = _key("t2_random_masks", payload)
+    if cache and tree_spec is not None and path.exists():
+        stored = json.loads(path.read_text())
+        if stored.get("payload") == json.loads(json.dumps(payload, default=str)):
+            return stored["rows"]
+    x = tree.sample(cfg.n_train, seed=seed).x.float()
+    mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+    probe = tree.sample(cfg.n_probe, seed=PROBE_SEED_OFFSET + seed)
+    gate_x = (tree.sample(2000, seed=MASK_SEED_OFFSET + seed).x.float() - mean) / std
+    mean_mse = masked_mse_of_mean(gate_x, test_m)
+    tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                       warmup_steps=max(1, cfg.steps // 20), weight_decay=0.0,
+                       mask_ratio=0.5, log_every=max(1, cfg.steps // 10))
+    rows = []
+    for name in (v for v in T2B_MODELS if v in models):
+        model = CutBottleneckMAE(tree, cfg.latent_dim, cfg.hidden_dim, cfg.depth,
+                                 train_masks=train_m, cut=name != "wide",
+                                 seed=seed + MODEL_SEED_OFFSET)
+        loss = float("nan")
+        if name != "untrained":
+            loss = train(model, (x - mean) / std, tcfg, seed=seed, device="cpu",
+                         progress=False).final_loss
+        model.eval()
+        run = TreeMAERun(model, cfg, seed, mean, std, loss)
+        err = masked_mse(model, gate_x, test_m)
+        for m in test_m:
+            masked = tuple(v for v, b in zip(tree.leaves, m.tolist()) if b > 0.5)
+            feats = run.features(probe.x.float(), m)
+            prof = leakage_profile(feats, probe, seed=seed)
+            row = summarise_profile(tree, prof, masked)
+            row.update(model=name, seed=seed, masked=list(masked), final_loss=loss,
+                       masked_mse=err, mean_mse=mean_mse)
+            rows.append(row)
+    if cache and tree_spec is not None:
+        save_json({"payload": payload, "rows": rows, "provenance": provenance("cpu")}, path)
+    return rows
+
+
+def masked_mse_of_mean(x: torch.Tensor, masks: torch.Tensor) -> float:
+    """The trivial predictor's masked error: predicting 0 (the training mean) for standardised
+    ``x`` (N, L, D), averaged over ``masks`` (K, L) like :func:`masked_mse`.
+
+    Examples
+    --------
+    >>> x = torch.ones(3, 2, 4)
+    >>> x[:, 1] = 2.0                                   # token 1 has squared value 4
+    >>> masked_mse_of_mean(x, torch.tensor([[1., 0.], [0., 1.]]))   # (1 + 4) / 2
+    2.5
+    """
+    per_token = (x ** 2).mean(dim=(0, 2))  # (L,)
+    return float(sum(float((per_token * m).sum() / m.sum()) for m in masks.float()) / len(masks))

@@ -386,3 +386,52 @@ def test_linear_optimum_takes_a_generator_and_tensors():
     assert a[2] == b[2]
     w = theory.optimal_linear_predictor(cov, 2, 0.5)
     assert theory.predictor_reach(torch.as_tensor(w)) == theory.predictor_reach(w)
+
+
+# --- Shared latents in a DAG (chapter 2): the rule against a brute force ----------------------
+
+DAG5 = {"r": (), "u": (), "a": ("r",), "b": ("r", "u"), "c": ("a", "b"), "x1": ("a",),
+        "x2": ("c",), "x3": ("c",), "x4": ("b",), "x5": ("u",)}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dag_rule_matches_the_brute_force_on_every_mask(seed):
+    # two sources, two nodes with two parents: c(m) = latents with a masked and a visible
+    # descendant leaf; the brute force never uses that rule
+    from mae_theory.theory.dags import dag_bruteforce
+
+    leaves = ["x1", "x2", "x3", "x4", "x5"]
+    for k in range(1, 5):
+        for m in itertools.combinations(leaves, k):
+            out = dag_bruteforce(DAG5, m, seed=seed)
+            assert out["rule_dim"] == out["shared_dim"] == out["min_screening_dim"], m
+            assert out["rule_screens"], m
+            assert out["minimal_closures"] == {out["rule"]}, m
+
+
+def test_dag_information_dim_is_not_the_sum_of_member_dims():
+    from mae_theory.theory.dags import dag_bruteforce, dag_shared_latents
+
+    out = dag_bruteforce(DAG5, ["x1", "x2"])
+    assert out["rule"] == frozenset({"r", "u", "a", "b", "c"})
+    assert out["shared_dim"] == 10 and out["nominal_dim"] == 26
+    # a tree is a DAG: the rule is the tree's mixed nodes
+    tree = LatentTree.balanced(2, 3)
+    dag = {v: (() if p is None else (p,)) for v, p in tree.parents.items()}
+    for m in (["x1"], ["x1", "x2", "x3"], ["x2", "x5", "x8"]):
+        assert dag_shared_latents(dag, m) == shared_latents(tree, m)
+
+
+@pytest.mark.parametrize(("parents", "masked", "error", "match"), [
+    ({"r": (), "x": ("r",), "y": ("r",)}, "x", TypeError, "not the single string"),
+    ({"r": (), "x": ("r",), "y": ("r",)}, ["x", "y"], ValueError, "proper subset"),
+    ({"r": (), "x": "r", "y": ("r",)}, ["x"], TypeError, "Wrap a single parent"),
+    ({"r": ("x",), "x": ("r",), "y": ("r",)}, ["x"], ValueError, "cycle"),
+    ({"r": (), "x": ("q",)}, ["x"], ValueError, "not nodes"),
+    ([], ["x"], TypeError, "non-empty mapping"),
+])
+def test_dag_functions_refuse_bad_input(parents, masked, error, match):
+    from mae_theory.theory.dags import dag_shared_latents
+
+    with pytest.raises(error, match=match):
+        dag_shared_latents(parents, masked)

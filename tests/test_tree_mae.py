@@ -154,3 +154,98 @@ def test_runners_refuse_bad_input(tree):
     with pytest.raises(TypeError, match="rows must be a sequence of result dicts"):
         seed_means({"seed": 0}, "seed")
 
+
+
+# --- Theorem 2 under random masks (chapter 3, T2b) ---------------------------------------------
+
+def test_cut_bottleneck_keeps_exactly_dim_c_coordinates():
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.theory import shared_dim
+    from mae_theory.tree_mae import CutBottleneckMAE, split_masks
+
+    t = LatentTree.balanced(2, 3)
+    train_m, test_m = split_masks(t, 4, 10, seed=0)
+    assert len(train_m) == 60 and not (train_m[:, None] == test_m[None]).all(-1).any()
+    mae = CutBottleneckMAE(t, 14, 16, 1, train_masks=train_m, seed=0)
+    x = t.sample(5, seed=0).x
+    for m in test_m:
+        names = [v for v, b in zip(t.leaves, m.tolist()) if b]
+        nonzero = (mae.features(x, m) != 0).sum(dim=1)
+        assert (nonzero <= shared_dim(t, names)).all()
+        assert int(mae.shared_dims(m[None])[0]) == shared_dim(t, names)
+    assert (mae.features(x) != 0).sum(dim=1).min() > 10  # the full input is not cut
+    wide = CutBottleneckMAE(t, 14, 16, 1, train_masks=train_m, cut=False, seed=0)
+    assert (wide.features(x, test_m[0]) != 0).sum(dim=1).min() > 10
+    drawn = mae.make_masking(200, seed=0).mask  # training draws only the training masks
+    assert (drawn[:, None] == train_m[None]).all(-1).any(1).all()
+
+
+def test_cut_bottleneck_refuses_bad_input():
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.tree_mae import CutBottleneckMAE, split_masks
+
+    t = LatentTree.balanced(2, 2)
+    with pytest.raises(ValueError, match="below the largest dim c"):
+        CutBottleneckMAE(t, 2, train_masks=[[1, 0, 1, 0]])
+    with pytest.raises(ValueError, match="same number of leaves"):
+        CutBottleneckMAE(t, 6, train_masks=[[1, 0, 1, 0], [1, 0, 0, 0]])
+    with pytest.raises(ValueError, match=r"\(K, L\) array of 0/1"):
+        CutBottleneckMAE(t, 6, train_masks=[[1, 0, 1]])
+    with pytest.raises(ValueError, match="at least one and not all"):
+        CutBottleneckMAE(t, 6, train_masks=[[1, 1, 1, 1]])
+    with pytest.raises(TypeError, match="cut must be True or False"):
+        CutBottleneckMAE(t, 6, train_masks=[[1, 0, 1, 0]], cut=1)
+    with pytest.raises(ValueError, match="n_heldout must be an integer"):
+        split_masks(t, 2, 6)
+
+
+def test_committed_t2b_cache_is_what_the_code_computes_now():
+    # chapter 3 reads T2b from data/cache/t2_random_masks-*.json: retrain the cut model of one
+    # unit and compare its gate and probes with the committed numbers
+    import json
+
+    import torch
+
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.tree_mae import CACHE_DIR, TreeMAEConfig, run_theorem2_random_masks
+
+    files = sorted(CACHE_DIR.glob("t2_random_masks-*.json"))
+    assert files, f"no cached T2b results under {CACHE_DIR}"
+    stored = json.loads(files[0].read_text())
+    p = stored["payload"]
+    cfg = TreeMAEConfig(**{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in p["cfg"].items()})
+    rows = run_theorem2_random_masks(
+        LatentTree.balanced(**p["tree"]), cfg, p["seed"],
+        train_masks=torch.tensor(p["train_masks"]), heldout_masks=torch.tensor(p["heldout_masks"]),
+        models=("cut",))
+    old = [r for r in stored["rows"] if r["model"] == "cut"]
+    assert len(rows) == len(old) == len(p["heldout_masks"])
+    for new, ref in zip(rows, old):
+        assert new["masked"] == ref["masked"] and new["predicted"] == ref["predicted"]
+        assert abs(new["masked_mse"] - ref["masked_mse"]) < 0.02
+        assert abs(new["r2_in_c"] - ref["r2_in_c"]) < 0.02
+        assert abs(new["r2_visible_only"] - ref["r2_visible_only"]) < 0.02
+
+
+def test_t2b_runner_refuses_bad_input():
+    import torch
+
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.tree_mae import TreeMAEConfig, run_theorem2_random_masks, split_masks
+
+    t = LatentTree.balanced(2, 2)
+    train_m, test_m = split_masks(t, 2, 2)
+    cfg = TreeMAEConfig(latent_dim=6, steps=2, n_train=16, hidden_dim=8, n_probe=16)
+    with pytest.raises(ValueError, match="models must be a non-empty subset"):
+        run_theorem2_random_masks(t, cfg, 0, train_masks=train_m, heldout_masks=test_m,
+                                  models=("deep",))
+    with pytest.raises(TypeError, match="cfg must be a TreeMAEConfig"):
+        run_theorem2_random_masks(t, {}, 0, train_masks=train_m, heldout_masks=test_m)
+    with pytest.raises(ValueError, match="heldout_masks must be a"):
+        run_theorem2_random_masks(t, cfg, 0, train_masks=train_m,
+                                  heldout_masks=torch.ones(2, 3))
+    rows = run_theorem2_random_masks(t, cfg, 0, train_masks=train_m, heldout_masks=test_m,
+                                     models=("untrained",))
+    assert [r["model"] for r in rows] == ["untrained"] * len(test_m)
+    assert all(abs(r["mean_mse"] - rows[0]["mean_mse"]) < 1e-12 for r in rows)

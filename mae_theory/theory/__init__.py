@@ -3,6 +3,8 @@
 - :mod:`~mae_theory.theory.trees` (chapters 2-4): the shared latents c(m) of a mask in a latent
   tree, their dimension, node roles, and the exact R^2 of a linear-Gaussian tree (the book's
   reconstruction of Kong et al., 2023);
+- :mod:`~mae_theory.theory.dags` (chapter 2): c(m) in a DAG of latents, checked by brute force
+  on a linear-Gaussian DAG;
 - :mod:`~mae_theory.theory.masks` (chapters 3-4): dim c(m) over random masks, masking units;
 - :mod:`~mae_theory.theory.linear` (chapter 10): the linear MAE in closed form.
 
@@ -10,6 +12,7 @@ Every public name of the three is importable from here, e.g. ``theory.shared_dim
 ``theory.expected_masked_loss``.
 """
 
+from .dags import dag_bruteforce, dag_shared_latents, linear_gaussian_dag
 from .linear import (
     expected_masked_loss,
     exponential_covariance,
@@ -45,6 +48,8 @@ from .trees import (  # private: plotting.hierarchy validates masks with it
 __all__ = [
     "ROLES",
     "boundary_targets",
+    "dag_bruteforce",
+    "dag_shared_latents",
     "deepest_shared_latents",
     "expected_dim_curves",
     "expected_masked_loss",
@@ -55,6 +60,7 @@ __all__ = [
     "gaussian_r2",
     "information_dim",
     "leaf_units",
+    "linear_gaussian_dag",
     "linear_mae_optimum",
     "mean_shared_dim",
     "mixed_latents",

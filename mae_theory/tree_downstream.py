@@ -358,23 +358,11 @@ def evaluate_unit(tree: LatentTree, run: TreeMAERun, control: TreeMAERun, *, see
     out["acc"] = ridge_classifier_accuracy(f[:k], y[:k], f[k:], y[k:])
     out["acc_untrained"] = ridge_classifier_accuracy(f0[:k], y[:k], f0[k:], y[k:])
     out["acc_raw"] = ridge_classifier_accuracy(raw[:k], y[:k], raw[k:], y[k:])
-    noises = torch.cat([s.noises[v] for v in tree.leaves], dim=1)
+    noises = _leaf_noises(tree, s)
     out["r2_root"] = _r2(s.values[tree.root][k:], _ridge_fit(f[:k], s.values[tree.root][:k],
                                                              1e-3)(f[k:]))
     out["r2_leaf_noise"] = _r2(noises[k:], _ridge_fit(f[:k], noises[:k], 1e-3)(f[k:]))
-    # cue conflict: probes fitted on ordinary samples, scored on conflict inputs
-    a, b = tree.sample(n_probe // 4, seed=base + 2), tree.sample(n_probe // 4, seed=base + 3)
-    fc = run.features(cue_conflict_tokens(tree, a, b))
-    root_hat = _ridge_fit(f, s.values[tree.root], 1e-3)(fc)  # R^2 pooled over coordinates
-    noise_hat = _ridge_fit(f, noises, 1e-3)(fc)
-    b_noises = torch.cat([b.noises[v] for v in tree.leaves], dim=1)
-    out["conflict_root_a"] = _r2(a.values[tree.root], root_hat)
-    out["conflict_noise_b"] = _r2(b_noises, noise_hat)
-    cls_hat = (_ridge_fit(f, 2.0 * y.float() - 1.0, 1e-3)(fc).reshape(-1) > 0).long()
-    out["conflict_acc_a"] = float((cls_hat == root_class(tree, a)).float().mean())
-    out["conflict_acc_b"] = float((cls_hat == root_class(tree, b)).float().mean())
-    sa, sb = max(0.0, out["conflict_root_a"]), max(0.0, out["conflict_noise_b"])
-    out["shape_bias"] = sa / (sa + sb) if sa + sb > 0 else float("nan")
+    out.update(conflict_scores(tree, run, seed=seed, n_probe=n_probe))
     # the masked error split exactly, on a few held-out masks
     sp = tree.sample(n_split, seed=base + 4)
     split = []
@@ -387,6 +375,32 @@ def evaluate_unit(tree: LatentTree, run: TreeMAERun, control: TreeMAERun, *, see
     out["split"] = split
     return out
 
+
+def _leaf_noises(tree: LatentTree, sample: Sample) -> torch.Tensor:
+    return torch.cat([sample.noises[v] for v in tree.leaves], dim=1)
+
+
+def conflict_scores(tree: LatentTree, run: TreeMAERun, *, seed: int, n_probe: int = 4000
+                    ) -> dict:
+    """Cue-conflict scores of one model (the fields ``conflict_*`` and ``shape_bias`` of
+    :func:`evaluate_unit`): probes fitted on ordinary samples, scored on conflict inputs."""
+    _check_tree(tree)
+    if not isinstance(run, TreeMAERun):
+        raise TypeError(f"run must be a TreeMAERun; got {describe(run)}.")
+    base = EVAL_SEED_OFFSET + seed
+    s = tree.sample(n_probe, seed=base + 1)
+    f, y, noises = run.features(s.x.float()), root_class(tree, s), _leaf_noises(tree, s)
+    a, b = tree.sample(n_probe // 4, seed=base + 2), tree.sample(n_probe // 4, seed=base + 3)
+    fc = run.features(cue_conflict_tokens(tree, a, b))
+    out = {"conflict_root_a": _r2(a.values[tree.root],
+                                  _ridge_fit(f, s.values[tree.root], 1e-3)(fc)),
+           "conflict_noise_b": _r2(_leaf_noises(tree, b), _ridge_fit(f, noises, 1e-3)(fc))}
+    cls_hat = (_ridge_fit(f, 2.0 * y.float() - 1.0, 1e-3)(fc).reshape(-1) > 0).long()
+    out["conflict_acc_a"] = float((cls_hat == root_class(tree, a)).float().mean())
+    out["conflict_acc_b"] = float((cls_hat == root_class(tree, b)).float().mean())
+    sa, sb = max(0.0, out["conflict_root_a"]), max(0.0, out["conflict_noise_b"])
+    out["shape_bias"] = sa / (sa + sb) if sa + sb > 0 else float("nan")
+    return out
 
 def _r2(y: torch.Tensor, y_hat: torch.Tensor) -> float:
     """Pooled R^2 over all columns: 1 - SSE / total sum of squares about the mean."""
@@ -470,7 +484,6 @@ def load_units(units: Sequence[dict]) -> dict:
             if stored.get("payload") == json.loads(json.dumps(payload, default=str)):
                 out[unit["label"]] = stored["result"]
     return out
-
 
 
 def gated_pairs(results: dict, treatment: tuple, baseline: tuple, key: str = "acc", *,

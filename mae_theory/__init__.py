@@ -6,7 +6,8 @@ One module per concept, in the book's reading order:
   its named sizes), ``training`` (the loop; its parts ``batches``, ``guard``, ``checkpoint``,
   ``distributed``, ``throughput``), ``data`` and ``fashion_mnist`` (images), ``metrics``;
 * chapters 2-4 -- ``hierarchy`` (latent trees), ``theory`` (c(m) and its dimension; the linear
-  MAE), ``tree_mae`` (the token-MAE experiments), ``probes``;
+  MAE), ``tree_mae`` (the token-MAE experiments), ``tree_images`` (a ViT MAE on quadtree images
+  of a tree, chapter 4c), ``probes``;
 * chapters 5-8 -- ``domain``, ``operators``, ``attention_metrics``, ``propagation``,
   ``interpolation``;
 * chapter 9 -- ``experiments`` (named sweeps and their CLI), ``results`` (validated result files
@@ -50,6 +51,7 @@ from . import (  # noqa: E402
     theory,
     throughput,
     training,
+    tree_images,
     tree_mae,
     verdicts,
     zoo,
@@ -207,6 +209,7 @@ __all__ = [
     "theory",
     "throughput",
     "training",
+    "tree_images",
     "tree_mae",
     "verdicts",
     "widgets",

@@ -44,9 +44,9 @@ from .verdicts import Claim, Equivalence, PairedTest
 from .zoo import GateResult
 
 __all__ = ["CACHE_DIR", "ShiftedUnitMAE", "TreeImageConfig", "TreeImageRun", "build_tree",
-           "claims", "design", "expected_dim", "gate", "leaf_masks", "leaf_token_index", "level_table", "load_setting",
-           "probe_masks", "run_setting", "setting_path", "shift_masking", "summary",
-           "train_tree_image_mae"]
+           "claims", "design", "expected_dim", "gate", "leaf_masks", "leaf_token_index",
+           "level_table", "load_setting", "probe_masks", "run_setting", "setting_path",
+           "shift_masking", "summary", "train_tree_image_mae"]
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
 """Where the cached runs live (``data/cache/tree_images-<hash>.json``)."""

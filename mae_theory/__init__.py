@@ -7,7 +7,8 @@ One module per concept, in the book's reading order:
   ``distributed``, ``throughput``), ``data`` and ``fashion_mnist`` (images), ``metrics``;
 * chapters 2-4 -- ``hierarchy`` (latent trees), ``theory`` (c(m) and its dimension; the linear
   MAE), ``tree_mae`` (the token-MAE experiments), ``tree_downstream`` (chapter 4b:
-  what the deployed representation is good for), ``probes``;
+  what the deployed representation is good for), ``tree_images`` (a ViT MAE on quadtree
+  images of a tree, chapter 4c), ``probes``;
 * chapters 5-8 -- ``domain``, ``operators``, ``attention_metrics``, ``propagation``,
   ``interpolation``;
 * chapter 9 -- ``experiments`` (named sweeps and their CLI), ``results`` (validated result files
@@ -52,6 +53,7 @@ from . import (  # noqa: E402
     throughput,
     training,
     tree_downstream,
+    tree_images,
     tree_mae,
     verdicts,
     zoo,
@@ -212,6 +214,7 @@ __all__ = [
     "throughput",
     "training",
     "tree_downstream",
+    "tree_images",
     "tree_mae",
     "verdicts",
     "widgets",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
-CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))  # 04b_...: a section between chapters
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))  # 04b_, 04c_: sections between chapters
 CELL_BUDGET_S = 60.0
 
 

@@ -851,9 +851,19 @@ def load_chapter4(experiment: str, *, compute: bool = True) -> dict:
     """Every unit of :func:`chapter4_units` from ``data/cache/ch4_EXPERIMENT.json``
     (``{label: result}``); missing units are computed and cached (slow) unless ``compute``
     is False."""
-    return {u["label"]: cached_unit(f"ch4_{experiment}", u["tree_spec"], u["cfg"], u["seed"],
-                                    u["test_masks"], compute=compute, **u["options"])
-            for u in chapter4_units(experiment)}
+    units = chapter4_units(experiment)
+    path = CACHE_DIR / f"ch4_{experiment}.json"
+    stored = json.loads(path.read_text())["units"] if path.exists() else {}
+    by_payload = {json.dumps(v["payload"], sort_keys=True): v["result"] for v in stored.values()}
+    out = {}
+    for u in units:
+        payload = unit_payload(u["tree_spec"], u["cfg"], u["seed"], u["test_masks"],
+                               **u["options"])
+        hit = by_payload.get(json.dumps(payload, sort_keys=True))
+        out[u["label"]] = hit if hit is not None else cached_unit(
+            f"ch4_{experiment}", u["tree_spec"], u["cfg"], u["seed"], u["test_masks"],
+            compute=compute, **u["options"])
+    return out
 
 
 def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: int = 0,

@@ -598,7 +598,8 @@ def level_in_c_probability(tree, level: int | None = None) -> dict[int, float]:
 
 
 def all_masks(tree, mask_ratio: float, *, unit: int = 1, shift: int = 0) -> list[tuple]:
-    """Every mask :func:`token_masking` can draw at this ratio and unit, as leaf-name tuples."""
+    """Every mask :func:`~mae_theory.models.token.token_masking` can draw at this ratio and
+    unit, as tuples of leaf names."""
     import itertools
 
     _check_tree(tree)

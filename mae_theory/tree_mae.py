@@ -137,6 +137,8 @@ class TreeMAEConfig:
     unit: int = 1  # u, consecutive leaves masked together
     shift: int = 0  # cyclic shift of the units (misalignment with the tree)
     boundary_loss: bool = False  # T6: no loss on masked leaves that have a visible sibling
+    random_drop: bool = False  # T6 control: drop as many targets as boundary_loss, at random
+    held_out: tuple[tuple[str, ...], ...] = ()  # masks (leaf names) never drawn in training
 
     def __post_init__(self) -> None:
         for name in ("latent_dim", "hidden_dim", "depth", "steps", "batch_size", "unit"):
@@ -153,6 +155,63 @@ class TreeMAEConfig:
                             f"{describe(self.fixed_mask)}.")
         if not isinstance(self.boundary_loss, bool):
             raise TypeError(f"boundary_loss must be True or False; got {self.boundary_loss!r}.")
+        if not isinstance(self.random_drop, bool):
+            raise TypeError(f"random_drop must be True or False; got {self.random_drop!r}.")
+        if self.random_drop and self.boundary_loss:
+            raise ValueError("random_drop is the control of boundary_loss: set one of them, "
+                             "not both.")
+        if isinstance(self.held_out, (str, bytes)) or not isinstance(self.held_out,
+                                                                     (tuple, list)):
+            raise TypeError(f"held_out must be a tuple of masks (tuples of leaf names); got "
+                            f"{describe(self.held_out)}.")
+        masks = []
+        for m in self.held_out:
+            if isinstance(m, (str, bytes)) or not isinstance(m, (tuple, list)) or not all(
+                    isinstance(v, str) for v in m):
+                raise TypeError(f"held_out must hold masks as tuples of leaf names, e.g. "
+                                f"(('x1', 'x2'),); got {describe(self.held_out)}.")
+            masks.append(tuple(m))
+        object.__setattr__(self, "held_out", tuple(masks))
+
+
+class _TreeTokenMAE(TokenMAE):
+    """The token MAE with two training-only twists of the tree experiments.
+
+    ``held_out`` (H, L): masks redrawn whenever training would draw one of them, so test masks
+    stay unseen. ``random_drop``: per mask, as many masked tokens count in the loss as the
+    boundary rule of ``loss_groups`` would keep, but chosen at random (the T6 control).
+    """
+
+    def __init__(self, *args, held_out=None, random_drop=False, **kw):
+        super().__init__(*args, **kw)
+        self.register_buffer("held_out", held_out)
+        self.random_drop = random_drop
+        self._drop_gen = torch.Generator().manual_seed(int(kw.get("seed") or 0) + 7)
+
+    def make_masking(self, batch_size, mask_ratio=0.5, *, unit=1, seed=None, device=None):
+        if not isinstance(seed, torch.Generator):
+            seed = make_generator(seed)  # redraws below must differ
+        m = super().make_masking(batch_size, mask_ratio, unit=unit, seed=seed, device=device)
+        if self.held_out is None or self.fixed_mask is not None:
+            return m
+        mask = m.mask.clone()
+        for _ in range(100):
+            hit = (mask[:, None, :] == self.held_out[None].to(mask)).all(-1).any(-1)
+            if not hit.any():
+                return masking_from_mask(mask)
+            new = super().make_masking(batch_size, mask_ratio, unit=unit, seed=seed,
+                                       device=device).mask
+            mask[hit] = new[hit]
+        raise RuntimeError("held_out covers (almost) every mask of this ratio; hold out fewer.")
+
+    def loss_weights(self, mask):
+        w = super().loss_weights(mask)
+        if not self.random_drop:
+            return w
+        k = w.sum(dim=1, keepdim=True)
+        score = torch.rand(mask.shape, generator=self._drop_gen).to(mask) + 2.0 * mask
+        rank = score.argsort(dim=1, descending=True).argsort(dim=1)
+        return mask * (rank < k).to(mask.dtype)
 
 
 @dataclass
@@ -197,12 +256,15 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
     mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
     fixed = None if cfg.fixed_mask is None else mask_vector(tree, cfg.fixed_mask)
     groups = None
-    if cfg.boundary_loss:
+    if cfg.boundary_loss or cfg.random_drop:
         names = {p: i for i, p in enumerate(dict.fromkeys(tree.parents[v] for v in tree.leaves))}
         groups = [names[tree.parents[v]] for v in tree.leaves]
-    model = TokenMAE(len(tree.leaves), tree.leaf_dim, cfg.latent_dim, cfg.hidden_dim,
-                     cfg.depth, fixed_mask=fixed, mask_shift=cfg.shift, loss_groups=groups,
-                     seed=seed + MODEL_SEED_OFFSET)
+    held = (torch.stack([mask_vector(tree, m) for m in cfg.held_out]) if cfg.held_out
+            else None)
+    model = _TreeTokenMAE(len(tree.leaves), tree.leaf_dim, cfg.latent_dim, cfg.hidden_dim,
+                          cfg.depth, fixed_mask=fixed, mask_shift=cfg.shift, loss_groups=groups,
+                          seed=seed + MODEL_SEED_OFFSET, held_out=held,
+                          random_drop=cfg.random_drop)
     loss = float("nan")
     if trained:
         tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -355,6 +417,455 @@ def run_mask_experiment(tree, cfg: TreeMAEConfig, seeds: Sequence[int], *,
     if cache and tree_spec is not None:
         save_json({"payload": payload, "rows": rows, "provenance": provenance("cpu")}, path)
     return rows
+
+
+# --- chapter 4: gated units, surplus, full input, cached one unit at a time -------------------
+GATE_SEED_OFFSET = 30_000  # held-out samples and masks of the learning gate: 30_000 + seed
+GATE_RATIO = 0.85  # a trained model must reach <= 85 % of the mean predictor's masked MSE
+# (not 75 %: with the fixed mask x1..x4 only the root is shared, and it explains about a quarter
+# of a hidden leaf's variance, so even a perfect model sits near 0.76 of the mean's MSE)
+
+
+@torch.no_grad()
+def learning_gate(run: TreeMAERun, tree, *, n: int = 2000) -> dict:
+    """The learning gate of a trained tree MAE on ``n`` fresh samples and training-like masks.
+
+    Compares the masked MSE (over the tokens that count in the model's loss, standardised
+    units) with predicting the training mean (0 after standardisation) and with the same
+    architecture at its initialisation; ``passed`` when the MSE is at most ``GATE_RATIO`` of
+    the mean predictor's and below the untrained model's.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> run = train_tree_mae(t, TreeMAEConfig(steps=5, n_train=64, hidden_dim=8), seed=0)
+    >>> sorted(learning_gate(run, t, n=32))
+    ['mean_mse', 'mse', 'passed', 'untrained_mse']
+    """
+    if not isinstance(run, TreeMAERun):
+        raise TypeError(f"run must be a TreeMAERun (from train_tree_mae); got {describe(run)}.")
+    _check_tree(tree)
+    n = check_int("n", n, low=2)
+    cfg = run.config
+    x = (tree.sample(n, seed=GATE_SEED_OFFSET + run.seed).x.float() - run.mean) / run.std
+    masking = run.model.make_masking(n, cfg.mask_ratio, unit=cfg.unit,
+                                     seed=GATE_SEED_OFFSET + run.seed)
+    mse = float(run.model(x, masking=masking)[0])
+    w = run.model.loss_weights(masking.mask.float())
+    mean_mse = float(((x**2).mean(-1) * w).sum() / w.sum().clamp_min(1.0))
+    init = train_tree_mae(tree, dataclasses.replace(cfg, n_train=2), seed=run.seed,
+                          trained=False).model
+    init.random_drop = False  # the untrained model is scored on the same weights w
+    pred = init.decode(init.encode(x, masking.mask.float()), masking.mask.float())
+    untrained = float((((pred - x) ** 2).mean(-1) * w).sum() / w.sum().clamp_min(1.0))
+    return {"mse": mse, "mean_mse": mean_mse, "untrained_mse": untrained,
+            "passed": bool(mse <= GATE_RATIO * mean_mse and mse < untrained)}
+
+
+def node_levels(tree) -> dict[str, int]:
+    """Level of every node: 0 for the root, 1 for its children, ... (leaves deepest)."""
+    _check_tree(tree)
+    return {v: len(tree.ancestors(v)) for v in tree.nodes}
+
+
+def surplus_split(tree, row: dict) -> dict:
+    """Split a test mask's measured dimension into c(m), latent surplus and leaf-noise surplus.
+
+    Each node contributes :math:`d_v \\max(0, R^2_v)` of its own information (``row['own_r2']``
+    from :func:`summarise_profile`). Returns ``in_c`` (nodes of c(m)), ``latent`` (latents
+    outside c(m)), ``leaf_noise`` (the leaves' own noises), ``total`` (all three),
+    ``by_level`` (``{level: surplus}``, latents outside c(m) and leaves) and ``nodes``
+    (``{node: surplus contribution}``, largest first).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> own = {v: 0.0 for v in t.nodes} | {"r": 1.0, "x4": 0.5}
+    >>> out = surplus_split(t, {"predicted": ["r"], "own_r2": own})
+    >>> out["in_c"], out["latent"], out["leaf_noise"], out["by_level"]
+    (2.0, 0.0, 1.0, {1: 0.0, 2: 1.0})
+    """
+    _check_tree(tree)
+    if not isinstance(row, dict) or "predicted" not in row or "own_r2" not in row:
+        raise TypeError("row must be a result dict with 'predicted' and 'own_r2' (from "
+                        f"summarise_profile); got {describe(row)}.")
+    c, own, level = set(row["predicted"]), row["own_r2"], node_levels(tree)
+    part = {v: tree.own_dim(v) * max(0.0, float(own[v])) for v in tree.nodes}
+    outside = [v for v in tree.nodes if v not in c and v != tree.root]
+    by_level = {}
+    for v in outside:
+        by_level[level[v]] = by_level.get(level[v], 0.0) + part[v]
+    in_c = sum(part[v] for v in c)
+    latent = sum(part[v] for v in outside if v in tree.latents)
+    leaf = sum(part[v] for v in tree.leaves)
+    nodes = dict(sorted(((v, part[v]) for v in outside), key=lambda kv: -kv[1]))
+    return {"in_c": in_c, "latent": latent, "leaf_noise": leaf, "total": in_c + latent + leaf,
+            "by_level": dict(sorted(by_level.items())), "nodes": nodes}
+
+
+def split_means(tree, rows: Sequence[dict]) -> dict:
+    """Means over test masks (rows of one model) of :func:`surplus_split`'s parts, plus
+    ``predicted`` (mean dim c(m)) and ``latent_dim`` (the previous edition's measured
+    dimension: latents only)."""
+    if isinstance(rows, (str, bytes, dict)) or not isinstance(rows, Sequence) or not rows:
+        raise TypeError(f"rows must be a non-empty list of result rows (run_unit(...)['rows']);"
+                        f" got {describe(rows)}.")
+    parts = [surplus_split(tree, r) for r in rows]
+    out = {k: sum(p[k] for p in parts) / len(parts)
+           for k in ("in_c", "latent", "leaf_noise", "total")}
+    out["predicted"] = sum(r["predicted_dim"] for r in rows) / len(rows)
+    out["latent_dim"] = sum(r["measured_dim"] for r in rows) / len(rows)
+    return out
+
+
+def level_means(tree, own_r2: dict) -> dict[int, float]:
+    """Mean own-information R^2 per level (0 = root, deepest = the leaves' noises).
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 1)
+    >>> level_means(t, {"r": 0.9, "x1": 0.2, "x2": 0.4})
+    {0: 0.9, 1: 0.30000000000000004}
+    """
+    _check_tree(tree)
+    if not isinstance(own_r2, dict) or set(own_r2) != set(tree.nodes):
+        raise TypeError("own_r2 must map every node of the tree to its R^2 (a row's or a full"
+                        f"-input result's 'own_r2'); got {describe(own_r2)}.")
+    levels, out = node_levels(tree), {}
+    for v, lv in levels.items():
+        out.setdefault(lv, []).append(float(own_r2[v]))
+    return {lv: sum(x) / len(x) for lv, x in sorted(out.items())}
+
+
+def surplus_members(tree, rows: Sequence[dict]) -> list[dict]:
+    """Who makes up the surplus over c(m): the nodes outside c(m) grouped by level, kind
+    (latent or leaf noise) and side of the mask (:func:`mae_theory.theory.node_roles`), with
+    their mean contribution :math:`d_v \\max(0, R^2)` per test mask and mean R^2, largest
+    first."""
+    if isinstance(rows, (str, bytes, dict)) or not isinstance(rows, Sequence) or not rows:
+        raise TypeError(f"rows must be a non-empty list of result rows; got {describe(rows)}.")
+    levels, groups = node_levels(tree), {}
+    for row in rows:
+        roles = node_roles(tree, row["masked"], row["predicted"])
+        for v in tree.nodes:
+            if v in row["predicted"] or v == tree.root:
+                continue
+            key = (levels[v], "leaf noise" if v in tree.leaves else "latent", roles[v])
+            r2 = float(row["own_r2"][v])
+            g = groups.setdefault(key, [0.0, 0.0, 0])
+            g[0] += tree.own_dim(v) * max(0.0, r2)
+            g[1] += r2
+            g[2] += 1
+    out = [{"level": k[0], "kind": k[1], "side": k[2], "dim_per_mask": g[0] / len(rows),
+            "mean_r2": g[1] / g[2]} for k, g in groups.items()]
+    return sorted(out, key=lambda d: -d["dim_per_mask"])
+
+
+def level_in_c_probability(tree, level: int | None = None) -> dict[int, float]:
+    """For each number k of masked leaves, the share of all k-leaf masks whose c(m) holds a
+    latent of ``level`` (default: the deepest latent level). Exhaustive: small trees only.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> p = level_in_c_probability(LatentTree.balanced(2, 3))
+    >>> round(p[1], 3), round(p[2], 3), round(p[4], 3)
+    (1.0, 0.857, 0.914)
+    """
+    import itertools
+
+    from .theory import shared_latents
+
+    _check_tree(tree)
+    levels = node_levels(tree)
+    deepest = max(levels[v] for v in tree.latents)
+    level = deepest if level is None else check_int("level", level, low=0)
+    if level > deepest:
+        raise ValueError(f"level must be a latent level 0..{deepest}; got {level}.")
+    if len(tree.leaves) > 16:
+        raise ValueError(f"the tree has {len(tree.leaves)} leaves; this exhaustive count "
+                         "takes at most 16 (2^16 masks).")
+    out = {}
+    for k in range(1, len(tree.leaves)):
+        hits = total = 0
+        for masked in itertools.combinations(tree.leaves, k):
+            total += 1
+            hits += any(levels[v] == level for v in shared_latents(tree, masked))
+        out[k] = hits / total
+    return out
+
+
+def all_masks(tree, mask_ratio: float, *, unit: int = 1, shift: int = 0) -> list[tuple]:
+    """Every mask :func:`~mae_theory.models.token.token_masking` can draw at this ratio and
+    unit, as tuples of leaf names."""
+    import itertools
+
+    _check_tree(tree)
+    n_units = len(tree.leaves) // unit
+    k = int(token_masking(1, len(tree.leaves), mask_ratio, unit=unit, shift=shift,
+                          seed=0).mask.sum().item()) // unit
+    unit_of = [((i - shift) % len(tree.leaves)) // unit for i in range(len(tree.leaves))]
+    return [tuple(v for v, u in zip(tree.leaves, unit_of) if u in chosen)
+            for chosen in itertools.combinations(range(n_units), k)]
+
+
+def design_test_masks(tree, mask_ratio: float, n_masks: int, *, unit: int = 1, shift: int = 0,
+                      seed: int = 0, enumerate_up_to: int | None = None
+                      ) -> tuple[list[tuple], bool]:
+    """Test masks for one ratio and unit: all of them when at most ``enumerate_up_to``
+    (default ``n_masks``) exist (then training sees them too), else ``n_masks`` distinct ones
+    drawn at random, to be held out of training (``TreeMAEConfig.held_out``). Returns
+    ``(masks, held_out)``.
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 3)
+    >>> masks, held = design_test_masks(t, 0.1, 8)
+    >>> len(masks), held
+    (8, False)
+    >>> masks, held = design_test_masks(t, 0.5, 8)
+    >>> len(set(masks)), held
+    (8, True)
+    """
+    n_masks = check_int("n_masks", n_masks)
+    limit = n_masks if enumerate_up_to is None else check_int("enumerate_up_to",
+                                                              enumerate_up_to)
+    masks = all_masks(tree, mask_ratio, unit=unit, shift=shift)
+    if len(masks) <= limit:
+        return masks, False
+    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    pick = torch.randperm(len(masks), generator=gen)[:n_masks].tolist()
+    return [masks[i] for i in sorted(pick)], True
+
+
+def run_unit(tree, cfg: TreeMAEConfig, seed: int, test_masks: Sequence[Sequence[str]], *,
+             trained: bool = True, full_input: bool = False, big_probe: int = 0,
+             big_masks: int | None = None, chat_from_c: bool = False) -> dict:
+    """One model (one seed) of chapter 4: train (or not), gate, probe the test masks.
+
+    Returns ``{"rows": [...], "gate": {...} or None, "full": {...} or None}``: one
+    :func:`summarise_profile` row per test mask with a loss target (plus ``masked``; with
+    ``chat_from_c`` the R^2 of c-hat from c, ``r2_chat_from_c``; with ``big_probe`` > 0, on the
+    first ``big_masks`` test masks (default all), the nonlinear and linear R^2 of the nodes of
+    c(m) from ``big_probe`` fresh samples, ``r2_in_c_big`` and ``r2_in_c_big_linear``, of its
+    deepest level, ``r2_deep_big``, and the same from the usual probe, ``r2_deep``); the
+    learning gate of a trained model; with
+    ``full_input`` the own-information R^2 of every node from the unmasked input.
+    """
+    _check_tree(tree)
+    seed = check_int("seed", seed, low=0)
+    run = train_tree_mae(tree, cfg, seed=seed, trained=trained)
+    sample = tree.sample(cfg.n_probe, seed=PROBE_SEED_OFFSET + seed)
+    big = (tree.sample(check_int("big_probe", big_probe, low=8), seed=PROBE_SEED_OFFSET + 500
+                       + seed) if big_probe else None)
+    levels = node_levels(tree)
+    rows = []
+    n_big = len(test_masks) if big_masks is None else check_int("big_masks", big_masks)
+    for i, masked in enumerate([tuple(m) for m in test_masks]):
+        targets = loss_targets(tree, masked, cfg.boundary_loss)
+        if not targets:
+            continue
+        feats = run.features(sample.x.float(), mask_vector(tree, masked))
+        row = summarise_profile(tree, leakage_profile(feats, sample, seed=seed), masked, targets)
+        if chat_from_c:
+            deepest = sorted(frontier(tree, row["predicted"]))
+            c_true = torch.cat([sample.values[v] for v in deepest], dim=1)
+            row["r2_chat_from_c"] = probe_r2(c_true, {"c_hat": feats}, seed=seed)["c_hat"][1]
+        if big is not None and i < n_big:
+            fb = run.features(big.x.float(), mask_vector(tree, masked))
+            c = row["predicted"]
+            own = {v: (big.values[v] if v == tree.root else big.noises[v]) for v in c}
+            sc = probe_r2(fb, own, RegressionProbeConfig(max_train=big_probe), seed=seed)
+            low = max(levels[v] for v in c)
+            row["r2_in_c_big"] = sum(sc[v][1] for v in c) / len(c)
+            row["r2_in_c_big_linear"] = sum(sc[v][0] for v in c) / len(c)
+            row["r2_deep_big"] = (sum(sc[v][1] for v in c if levels[v] == low)
+                                  / sum(levels[v] == low for v in c))
+            row["r2_deep"] = (sum(row["own_r2"][v] for v in c if levels[v] == low)
+                              / sum(levels[v] == low for v in c))
+        row.update(seed=seed, masked=list(masked), final_loss=run.final_loss)
+        rows.append(row)
+    full = None
+    if full_input:
+        prof = leakage_profile(run.features(sample.x.float(), None), sample, seed=seed)
+        full = {"own_r2": {v: (prof.r2(v, "value") if v == tree.root else prof.r2(v, "noise"))
+                           for v in tree.nodes},
+                "r2_root_linear": prof.r2(tree.root, "value", "linear")}
+    return {"rows": rows, "gate": learning_gate(run, tree) if trained else None, "full": full}
+
+
+def unit_payload(tree_spec: dict, cfg: TreeMAEConfig, seed: int, test_masks, **options) -> dict:
+    """What keys one cached unit: tree, config, seed, test masks and :func:`run_unit`'s
+    options."""
+    if not isinstance(tree_spec, dict):
+        raise TypeError(f"tree_spec must be the dict of LatentTree.balanced's arguments; got "
+                        f"{describe(tree_spec)}.")
+    return json.loads(json.dumps({
+        "tree": tree_spec, "cfg": dataclasses.asdict(cfg), "seed": seed,
+        "test_masks": [list(m) for m in test_masks], "options": options, "schema": 2},
+        sort_keys=True, default=str))
+
+
+def cached_unit(name: str, tree_spec: dict, cfg: TreeMAEConfig, seed: int, test_masks, *,
+                compute: bool = True, **options) -> dict:
+    """:func:`run_unit` through the cache file ``data/cache/NAME.json`` (one entry per unit).
+
+    A unit found in the file is returned as stored; otherwise it is computed (unless
+    ``compute=False``: then KeyError) and written into the file at once, atomically, with its
+    provenance, so a background script can fill the file one unit at a time and resume.
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a file stem such as 'ch4_t3'; got {name!r}.")
+    payload = unit_payload(tree_spec, cfg, seed, test_masks, **options)
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    path = CACHE_DIR / f"{name}.json"
+    if path.exists():
+        units = json.loads(path.read_text())["units"]
+        if key in units and units[key]["payload"] == payload:
+            return units[key]["result"]
+    if not compute:
+        raise KeyError(f"unit {key} of {path.name} is not cached; run scripts/ch4_cache.py.")
+    from .hierarchy import LatentTree
+
+    result = run_unit(LatentTree.balanced(**tree_spec), cfg, seed, test_masks, **options)
+    with _locked(path):  # several background workers may fill one file
+        store = json.loads(path.read_text()) if path.exists() else {"units": {}}
+        store["units"][key] = {"payload": payload, "result": result,
+                               "provenance": provenance("cpu")}
+        save_json(store, path)
+    return result
+
+
+class _locked:
+    def __init__(self, path: Path):
+        import tempfile
+
+        self.lock = Path(tempfile.gettempdir()) / f"mae_theory-{path.name}.lock"
+
+    def __enter__(self):
+        import fcntl
+
+        self.file = open(self.lock, "w")
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+CH4_RATIOS = (0.1, 0.25, 0.5, 0.75, 0.9)
+CH4_UNITS = ((1, 0), (2, 0), (2, 1), (4, 0))
+CH4_WIDTHS = (2, 4, 16)
+CH4_SEEDS = (0, 1, 2, 3, 4)
+CH4_TREE_SEEDS = (0, 1)
+CH4_T4_SEEDS = (0, 1, 2)  # 16 leaves cost twice the time: T4 keeps the previous 3 seeds
+
+
+def chapter4_units(experiment: str) -> list[dict]:
+    """The declared design of chapter 4's experiment ``"t3"``, ``"t4"``, ``"t5"`` or ``"t6"``:
+    one dict per cached unit (``label``, ``tree_spec``, ``cfg``, ``seed``, ``test_masks``,
+    ``options``) for :func:`cached_unit`; the chapter and ``scripts/ch4_cache.py`` share it.
+
+    T3: 2 trees x 5 seeds x 5 ratios, trained and untrained; all 8 masks at r = 0.1 and 0.9
+    (seen in training: no other mask exists), 4 held-out masks elsewhere, those of r > 0.5 the
+    complements of those of 1 - r (the untrained control: the first 4). T4: 16 leaves,
+    r = 0.5, 4 units x 3 seeds, 4 held-out masks (all 6 for aligned quadruples), recovery also
+    from 4,000 probe samples on 2 masks at u = 1 and shifted u = 2; untrained control at
+    u = 4. T5: the fixed mask
+    x1..x4 at widths 2, 4, 16 x 5 seeds, trained and untrained. T6: boundary loss and its
+    random-drop control at r = 0.5 on T3's first tree and its r = 0.5 test masks.
+    """
+    spec8 = dict(branching=2, depth=3, root_dim=2, noise_dim=2, seed=0, n_layers=1,
+                 negative_slope=0.5)
+    units = []
+
+    def add(label, spec, cfg, seed, masks, **options):
+        units.append(dict(label=label, tree_spec=spec, cfg=cfg, seed=seed,
+                          test_masks=[tuple(m) for m in masks], options=options))
+
+    if experiment in ("t3", "t6"):
+        from .hierarchy import LatentTree
+
+        for ts in CH4_TREE_SEEDS:
+            spec = dict(spec8, seed=ts)
+            tree = LatentTree.balanced(**spec)
+            design = {}
+            for r in CH4_RATIOS:
+                if r <= 0.5:
+                    design[r] = design_test_masks(tree, r, 4, seed=100 * ts + int(100 * r),
+                                                  enumerate_up_to=8)
+                else:
+                    low, held = design[round(1 - r, 2)]
+                    design[r] = ([tuple(v for v in tree.leaves if v not in m) for m in low],
+                                 held)
+            for r in CH4_RATIOS:
+                masks, held = design[r]
+                cfg = TreeMAEConfig(latent_dim=14, mask_ratio=r,
+                                    held_out=tuple(masks) if held else ())
+                for seed in CH4_SEEDS:
+                    if experiment == "t3":
+                        add(("t3", ts, r, seed, True), spec, cfg, seed, masks, trained=True,
+                            full_input=True)
+                        # the untrained control: 4 masks, the full input once (same net at
+                        # every r)
+                        add(("t3", ts, r, seed, False), spec, cfg, seed, masks[:4],
+                            trained=False, full_input=r == 0.5)
+                    elif ts == 0 and r == 0.5:
+                        for rule in ("boundary", "random"):
+                            c6 = dataclasses.replace(cfg, boundary_loss=rule == "boundary",
+                                                     random_drop=rule == "random")
+                            add(("t6", rule, seed), spec, c6, seed, masks, trained=True,
+                                full_input=False)
+    elif experiment == "t4":
+        from .hierarchy import LatentTree
+
+        spec = dict(spec8, depth=4)
+        tree = LatentTree.balanced(**spec)
+        for unit, shift in CH4_UNITS:
+            masks, held = design_test_masks(tree, 0.5, 4, unit=unit, shift=shift,
+                                            seed=10 * unit + shift, enumerate_up_to=8)
+            cfg = TreeMAEConfig(latent_dim=30, mask_ratio=0.5, unit=unit, shift=shift,
+                                held_out=tuple(masks) if held else ())
+            big = 4000 if (unit, shift) in ((1, 0), (2, 1)) else 0
+            for seed in CH4_T4_SEEDS:
+                add(("t4", (unit, shift), seed, True), spec, cfg, seed, masks, trained=True,
+                    full_input=False, big_probe=big, big_masks=2)
+                if (unit, shift) == (4, 0):
+                    add(("t4", (unit, shift), seed, False), spec, cfg, seed, masks,
+                        trained=False, full_input=False)
+    elif experiment == "t5":
+        half = ("x1", "x2", "x3", "x4")
+        for d in CH4_WIDTHS:
+            cfg = TreeMAEConfig(latent_dim=d, fixed_mask=half, steps=600)
+            for seed in CH4_SEEDS:
+                for trained in (True, False):
+                    add(("t5", d, seed, trained), spec8, cfg, seed, [half], trained=trained,
+                        full_input=False, chat_from_c=True)
+    else:
+        raise ValueError(f"experiment must be 't3', 't4', 't5' or 't6'; got {experiment!r}.")
+    return units
+
+
+def load_chapter4(experiment: str, *, compute: bool = True) -> dict:
+    """Every unit of :func:`chapter4_units` from ``data/cache/ch4_EXPERIMENT.json``
+    (``{label: result}``); missing units are computed and cached (slow) unless ``compute``
+    is False."""
+    units = chapter4_units(experiment)
+    path = CACHE_DIR / f"ch4_{experiment}.json"
+    stored = json.loads(path.read_text())["units"] if path.exists() else {}
+    by_payload = {json.dumps(v["payload"], sort_keys=True): v["result"] for v in stored.values()}
+    out = {}
+    for u in units:
+        payload = unit_payload(u["tree_spec"], u["cfg"], u["seed"], u["test_masks"],
+                               **u["options"])
+        hit = by_payload.get(json.dumps(payload, sort_keys=True))
+        out[u["label"]] = hit if hit is not None else cached_unit(
+            f"ch4_{experiment}", u["tree_spec"], u["cfg"], u["seed"], u["test_masks"],
+            compute=compute, **u["options"])
+    return out
 
 
 def expected_dim_token_masks(tree, mask_ratio: float, *, unit: int = 1, shift: int = 0,

@@ -76,38 +76,110 @@ def test_shared_dim_explorer_builds_and_checks_the_unit(tree):
         shared_dim_explorer(tree, unit=3)
 
 
-def test_a_committed_cache_entry_is_what_the_code_computes_now():
-    # the chapters load T3/T4/T6 from data/cache: recompute one seed of one entry and compare,
-    # so a change to the model, the probes or the tree cannot leave stale numbers in the book
-    import dataclasses
+CACHE_SLICES = [  # (experiment, label): one trained unit of each cache file, one test mask
+    ("t3", ("t3", 0, 0.9, 0, True)),
+    ("t4", ("t4", (4, 0), 0, True)),
+    ("t5", ("t5", 16, 0, True)),
+    ("t6", ("t6", "random", 0)),
+]
+
+
+@pytest.mark.parametrize(("experiment", "label"), CACHE_SLICES)
+def test_a_committed_cache_unit_is_what_the_code_computes_now(experiment, label):
+    # chapter 4 reads data/cache/ch4_*.json: recompute one trained unit's first test mask and
+    # its gate, so a change to the model, the probes, the masks or the tree cannot leave stale
+    # numbers in the book
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.tree_mae import CACHE_DIR, cached_unit, chapter4_units, run_unit
+
+    assert (CACHE_DIR / f"ch4_{experiment}.json").exists(), "run scripts/ch4_cache.py"
+    (u,) = [u for u in chapter4_units(experiment) if u["label"] == label]
+    stored = cached_unit(f"ch4_{experiment}", u["tree_spec"], u["cfg"], u["seed"],
+                         u["test_masks"], compute=False, **u["options"])
+    options = dict(u["options"], full_input=False, big_probe=0)
+    new = run_unit(LatentTree.balanced(**u["tree_spec"]), u["cfg"], u["seed"],
+                   u["test_masks"][:1], **options)
+    assert new["gate"]["passed"] == stored["gate"]["passed"]
+    assert new["gate"]["mse"] == pytest.approx(stored["gate"]["mse"], abs=0.01)
+    (row,), ref = new["rows"], stored["rows"][0]
+    assert row["masked"] == ref["masked"] and row["predicted"] == ref["predicted"]
+    assert row["final_loss"] == pytest.approx(ref["final_loss"], rel=0.02)
+    assert row["measured_dim"] == pytest.approx(ref["measured_dim"], abs=0.5)
+    for v, r2 in ref["own_r2"].items():
+        assert row["own_r2"][v] == pytest.approx(r2, abs=0.05), v
+
+
+def test_every_cache_file_holds_exactly_the_declared_design():
+    # no unit missing (the chapter would train it) and none left over from an old design
     import json
 
-    from mae_theory.hierarchy import LatentTree
-    from mae_theory.tree_mae import CACHE_DIR, TreeMAEConfig, run_mask_experiment
+    from mae_theory.tree_mae import CACHE_DIR, chapter4_units, unit_payload
 
-    files = sorted(CACHE_DIR.glob("tree_mae-*.json"))
-    assert files, f"no cached tree_mae results under {CACHE_DIR}"
-    stored = json.loads(files[0].read_text())
-    payload = stored["payload"]
-    fields = {f.name for f in dataclasses.fields(TreeMAEConfig)}
-    cfg_kw = {k: tuple(v) if isinstance(v, list) else v for k, v in payload["cfg"].items()}
-    assert set(cfg_kw) == fields
-    cfg = TreeMAEConfig(**cfg_kw)
-    tree = LatentTree.balanced(**payload["tree"])
-    seed = payload["seeds"][0]
-    test_masks = payload["test_masks"]
-    rows = run_mask_experiment(tree, cfg, [seed], test_masks=test_masks,
-                               n_test_masks=payload["n_test_masks"],
-                               trained=payload["trained"])
-    old = [r for r in stored["rows"] if r["seed"] == seed]
-    assert len(rows) == len(old) > 0
-    for new, ref in zip(rows, old):
-        assert new["masked"] == ref["masked"]
-        assert sorted(new["predicted"]) == sorted(ref["predicted"])
-        assert new["predicted_dim"] == ref["predicted_dim"]
-        assert abs(new["final_loss"] - ref["final_loss"]) < 0.02 * max(1.0, ref["final_loss"])
-        assert abs(new["measured_dim"] - ref["measured_dim"]) < 0.5
-        assert abs(new["r2_in_c"] - ref["r2_in_c"]) < 0.02
+    for exp in ("t3", "t4", "t5", "t6"):
+        stored = json.loads((CACHE_DIR / f"ch4_{exp}.json").read_text())["units"]
+        want = [unit_payload(u["tree_spec"], u["cfg"], u["seed"], u["test_masks"],
+                             **u["options"]) for u in chapter4_units(exp)]
+        assert sorted(json.dumps(v["payload"], sort_keys=True) for v in stored.values()) == \
+            sorted(json.dumps(p, sort_keys=True) for p in want), exp
+        assert all(v["result"]["gate"] is None or v["result"]["gate"]["passed"]
+                   for v in stored.values()), f"a model of {exp} failed its learning gate"
+
+
+def test_surplus_split_adds_up_and_names_levels(tree):
+    from mae_theory.tree_mae import node_levels, surplus_split
+
+    own = {v: 0.5 for v in tree.nodes}
+    out = surplus_split(tree, {"predicted": ["r", "a"], "own_r2": own})
+    assert out["in_c"] == 2.0 and out["latent"] == 5.0 and out["leaf_noise"] == 8.0
+    assert out["total"] == 15.0 and out["by_level"] == {1: 1.0, 2: 4.0, 3: 8.0}
+    assert node_levels(tree)["r"] == 0 and node_levels(tree)["x1"] == 3
+    with pytest.raises(TypeError, match="row must be a result dict"):
+        surplus_split(tree, {"own_r2": own})
+
+
+def test_a_lowest_level_latent_is_almost_always_shared(tree):
+    from mae_theory.tree_mae import level_in_c_probability
+
+    p = level_in_c_probability(tree)
+    assert p[1] == p[7] == 1.0 and p[2] == p[6] == pytest.approx(24 / 28)
+    assert p[4] == pytest.approx(64 / 70) and min(p.values()) > 0.85
+    assert level_in_c_probability(tree, 0) == {k: 1.0 for k in range(1, 8)}
+    with pytest.raises(ValueError, match="level must be a latent level 0..2"):
+        level_in_c_probability(tree, 3)
+
+
+def test_test_mask_design_enumerates_or_holds_out(tree):
+    from mae_theory.tree_mae import all_masks, design_test_masks
+
+    assert len(all_masks(tree, 0.25)) == 28 and len(all_masks(tree, 0.5, unit=2)) == 6
+    shifted = all_masks(tree, 0.25, unit=2, shift=1)
+    assert ("x1", "x8") in shifted and ("x2", "x3") in shifted and len(shifted) == 4
+    drawn = random_test_masks(tree, TreeMAEConfig(mask_ratio=0.5, unit=2, shift=1), 300, seed=0)
+    assert set(drawn) == set(all_masks(tree, 0.5, unit=2, shift=1))
+    masks, held = design_test_masks(tree, 0.9, 8)
+    assert not held and sorted(masks) == sorted(all_masks(tree, 0.9))
+    masks, held = design_test_masks(tree, 0.25, 8, seed=3)
+    assert held and len(set(masks)) == 8 and all(len(m) == 2 for m in masks)
+
+
+def test_held_out_masks_never_train_and_random_drop_keeps_the_count(tree):
+    from mae_theory.tree_mae import all_masks, mask_vector, train_tree_mae
+
+    held = tuple(all_masks(tree, 0.25)[:20])
+    cfg = TreeMAEConfig(steps=1, n_train=16, hidden_dim=4, mask_ratio=0.25, held_out=held)
+    model = train_tree_mae(tree, cfg, seed=0, trained=False).model
+    drawn = model.make_masking(500, 0.25, seed=0).mask
+    hv = torch.stack([mask_vector(tree, m) for m in held])
+    assert not (drawn[:, None, :] == hv[None]).all(-1).any()
+    assert len({tuple(r.tolist()) for r in drawn}) == 8  # the 8 masks not held out
+    bnd = train_tree_mae(tree, TreeMAEConfig(steps=1, n_train=16, hidden_dim=4,
+                                             boundary_loss=True), seed=0, trained=False).model
+    rnd = train_tree_mae(tree, TreeMAEConfig(steps=1, n_train=16, hidden_dim=4,
+                                             random_drop=True), seed=0, trained=False).model
+    m = bnd.make_masking(300, 0.5, seed=1).mask
+    wb, wr = bnd.loss_weights(m), rnd.loss_weights(m)
+    assert torch.equal(wb.sum(1), wr.sum(1)) and not torch.equal(wb, wr)
+    assert ((wr > 0) <= (m > 0)).all()
 
 
 @pytest.mark.parametrize(("kw", "error", "match"), [
@@ -119,6 +191,10 @@ def test_a_committed_cache_entry_is_what_the_code_computes_now():
     (dict(shift=-1), ValueError, "shift must be an integer >= 0"),
     (dict(fixed_mask=["x1"]), TypeError, "fixed_mask must be None or a tuple of leaf names"),
     (dict(boundary_loss=1), TypeError, "boundary_loss must be True or False"),
+    (dict(random_drop=1), TypeError, "random_drop must be True or False"),
+    (dict(random_drop=True, boundary_loss=True), ValueError, "set one of them, not both"),
+    (dict(held_out=("x1",)), TypeError, "held_out must hold masks as tuples of leaf names"),
+    (dict(held_out="x1"), TypeError, "held_out must be a tuple of masks"),
 ])
 def test_config_refuses_bad_values(kw, error, match):
     with pytest.raises(error, match=match):

@@ -325,3 +325,64 @@ def test_t2b_runner_refuses_bad_input():
                                      models=("untrained",))
     assert [r["model"] for r in rows] == ["untrained"] * len(test_m)
     assert all(abs(r["mean_mse"] - rows[0]["mean_mse"]) < 1e-12 for r in rows)
+
+
+def _committed(prefix):
+    import json
+
+    from mae_theory.tree_mae import CACHE_DIR
+
+    return [(f, json.loads(f.read_text())) for f in sorted(CACHE_DIR.glob(f"{prefix}-*.json"))]
+
+
+def _config(payload_cfg):
+    import dataclasses
+
+    from mae_theory.tree_mae import TreeMAEConfig
+
+    def tup(v):
+        return tuple(tup(x) for x in v) if isinstance(v, list) else v
+
+    cfg = TreeMAEConfig(**{k: tup(v) for k, v in payload_cfg.items()})
+    assert set(payload_cfg) <= {f.name for f in dataclasses.fields(TreeMAEConfig)}
+    return cfg
+
+
+@pytest.mark.parametrize("prefix", ["tree_mae", "t2_random_masks"])
+def test_every_committed_cache_file_is_found_under_its_own_key(prefix):
+    # chapters look a run up by the hash of its payload: a config field added later must not
+    # move the key of a run written before it (else the chapter silently recomputes it)
+    import json
+
+    from mae_theory.tree_mae import _cfg_payload, _key
+
+    files = _committed(prefix)
+    assert files, f"no cached {prefix} results"
+    for path, stored in files:
+        payload = dict(stored["payload"])
+        payload["cfg"] = json.loads(json.dumps(_cfg_payload(_config(payload["cfg"])),
+                                               default=str))
+        assert payload == stored["payload"] and _key(prefix, payload).name == path.name
+
+
+def test_a_committed_chapter3_cache_entry_is_what_the_code_computes_now():
+    # chapter 3 loads T1/T2 from data/cache: recompute one seed of one entry and compare, so a
+    # change to the model, the probes or the tree cannot leave stale numbers in the book
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.tree_mae import run_mask_experiment
+
+    _, stored = _committed("tree_mae")[0]
+    payload = stored["payload"]
+    tree = LatentTree.balanced(**payload["tree"])
+    seed = payload["seeds"][0]
+    rows = run_mask_experiment(tree, _config(payload["cfg"]), [seed],
+                               test_masks=payload["test_masks"],
+                               n_test_masks=payload["n_test_masks"], trained=payload["trained"],
+                               cache=False)
+    old = [r for r in stored["rows"] if r["seed"] == seed]
+    assert len(rows) == len(old) > 0
+    for new, ref in zip(rows, old):
+        assert new["masked"] == ref["masked"] and new["predicted_dim"] == ref["predicted_dim"]
+        assert sorted(new["predicted"]) == sorted(ref["predicted"])
+        assert abs(new["final_loss"] - ref["final_loss"]) < 0.02 * max(1.0, ref["final_loss"])
+        assert abs(new["measured_dim"] - ref["measured_dim"]) < 0.5

@@ -35,6 +35,7 @@ from .tree_mae import (
     TreeMAEConfig,
     TreeMAERun,
     _check_tree,
+    _cfg_payload,
     _key,
     train_tree_mae,
 )
@@ -450,7 +451,7 @@ def unit_path(unit: dict):
     """The cache file of one unit: ``data/cache/tree_downstream-<hash>.json``."""
     if not isinstance(unit, dict) or not {"tree_seed", "seed", "cfg"} <= set(unit):
         raise TypeError(f"unit must be one dict of downstream_units(); got {describe(unit)}.")
-    payload = {"cfg": dataclasses.asdict(unit["cfg"]), "tree": {**HARSH_TREE,
+    payload = {"cfg": _cfg_payload(unit["cfg"]), "tree": {**HARSH_TREE,
                                                                 "seed": unit["tree_seed"]},
                "seed": unit["seed"], "decoder_depth": unit.get("decoder_depth"), "schema": 1}
     return _key("tree_downstream", payload), payload

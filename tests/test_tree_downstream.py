@@ -1,6 +1,5 @@
 """What a tree MAE's full-input representation is good for (chapter 4b)."""
 
-import dataclasses
 import json
 
 import pytest
@@ -88,7 +87,7 @@ def test_a_committed_unit_is_what_the_code_computes_now():
     path, payload = td.unit_path(unit)
     assert path.exists(), f"missing {path.name}: run python -m mae_theory.tree_downstream"
     stored = json.loads(path.read_text())
-    assert stored["payload"]["cfg"] == dataclasses.asdict(unit["cfg"])
+    assert stored["payload"] == json.loads(json.dumps(payload, default=str))
     new, old = td.run_unit(unit, cache=False), stored["result"]
     assert abs(new["final_loss"] - old["final_loss"]) < 0.02
     assert new["gate"]["passed"] == old["gate"]["passed"]

@@ -648,8 +648,8 @@ def paired_differences(result: dict, metric: str, reference) -> dict[str, dict]:
     """Each setting's ``metric`` minus the ``reference`` setting's, paired by seed.
 
     Returns ``{str(value): {"mean", "lo", "hi", "n"}}`` with the 90 % t interval of the
-    per-seed differences (the interval of the verdict boxes, :func:`~mae_theory.verdicts.
-    t_interval`); the reference itself is 0.
+    per-seed differences (the interval of the verdict boxes,
+    :func:`~mae_theory.verdicts.t_interval`); the reference itself is 0.
 
     Examples
     --------

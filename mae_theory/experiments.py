@@ -425,13 +425,13 @@ def _run_units(exp: Experiment, splits, *, device, out, progress) -> tuple[list,
     runs, controls, pending = [], [], 0
     for seed in exp.seeds:  # seed-major: a sitting that stops early leaves whole seeds
         rec = _unit(unit_path(exp, None, seed, out=out, control=True),
-                    lambda: run_controls(exp, splits, seed=seed, device=device))
+                    lambda s=seed: run_controls(exp, splits, seed=s, device=device))
         pending += rec is None
         controls.append(rec)
         for value in exp.values:
             rec = _unit(unit_path(exp, value, seed, out=out),
-                        lambda: run_one(exp, value, splits, seed=seed, device=device,
-                                        progress=progress))
+                        lambda v=value, s=seed: run_one(exp, v, splits, seed=s, device=device,
+                                                        progress=progress))
             pending += rec is None
             runs.append(None if rec is None else {**rec, "value": value})
     return None if pending else (runs, controls)
@@ -583,7 +583,7 @@ def estimate_gpu_seconds(name: str) -> dict:
 
 def compare(result: dict, metric: str, better, worse, *, claim: Claim | None = None,
             alpha: float = 0.05) -> Verdict:
-    """Judge "``metric`` is higher at setting ``better`` than at ``worse``" with the verdicts module.
+    """Judge "``metric`` is higher at setting ``better`` than at ``worse``" by the verdicts module.
 
     The runs are paired by seed (the same seeds train every setting), and the difference
     ``better - worse`` per seed goes through ``claim``'s rule -- by default a one-sided paired

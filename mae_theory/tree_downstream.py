@@ -29,14 +29,15 @@ from .hierarchy import LatentTree, Sample
 from .models.token import TokenMAE, token_masking
 from .results import provenance, save_json
 from .runtime import SeedLike, make_generator
-from .training import TrainConfig, train
+from .training import train
 from .tree_mae import (
     MODEL_SEED_OFFSET,
     TreeMAEConfig,
     TreeMAERun,
-    _check_tree,
     _cfg_payload,
+    _check_tree,
     _key,
+    train_config,
     train_tree_mae,
 )
 
@@ -301,11 +302,7 @@ def train_downstream_mae(tree: LatentTree, cfg: TreeMAEConfig, *, seed: int,
     model.decoder = nn.Sequential(*layers)
     loss = float("nan")
     if trained:
-        tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                           warmup_steps=max(1, cfg.steps // 20), weight_decay=0.0,
-                           mask_ratio=cfg.mask_ratio, mask_unit=cfg.unit,
-                           log_every=max(1, cfg.steps // 10))
-        loss = train(model, (x - mean) / std, tcfg, seed=seed, device="cpu",
+        loss = train(model, (x - mean) / std, train_config(cfg), seed=seed, device="cpu",
                      progress=False).final_loss
     model.eval()
     return TreeMAERun(model, cfg, seed, mean, std, loss)

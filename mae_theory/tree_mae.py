@@ -230,6 +230,15 @@ class TreeMAERun:
         return self.model.features((x - self.mean) / self.std, mask)
 
 
+def train_config(cfg: TreeMAEConfig) -> TrainConfig:
+    """The training recipe of a token MAE: ``cfg``'s steps, batch, lr, ratio and unit; a 5 %
+    warm-up, no weight decay, ten logging points."""
+    return TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                       warmup_steps=max(1, cfg.steps // 20), weight_decay=0.0,
+                       mask_ratio=cfg.mask_ratio, mask_unit=cfg.unit,
+                       log_every=max(1, cfg.steps // 10))
+
+
 def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
                    trained: bool = True) -> TreeMAERun:
     """Sample ``cfg.n_train`` draws of ``tree`` and train a token MAE on them (CPU).
@@ -267,11 +276,8 @@ def train_tree_mae(tree, cfg: TreeMAEConfig = TreeMAEConfig(), *, seed: int = 0,
                           random_drop=cfg.random_drop)
     loss = float("nan")
     if trained:
-        tcfg = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                           warmup_steps=max(1, cfg.steps // 20), weight_decay=0.0,
-                           mask_ratio=cfg.mask_ratio, mask_unit=cfg.unit,
-                           log_every=max(1, cfg.steps // 10))
-        res = train(model, (x - mean) / std, tcfg, seed=seed, device="cpu", progress=False)
+        res = train(model, (x - mean) / std, train_config(cfg), seed=seed, device="cpu",
+                    progress=False)
         loss = res.final_loss
     model.eval()
     return TreeMAERun(model, cfg, seed, mean, std, loss)

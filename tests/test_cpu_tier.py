@@ -2,15 +2,13 @@
 
 import dataclasses
 import json
-import os
 import subprocess
 
 import pytest
 import torch
 
-from mae_theory import MAE
+from mae_theory import MAE, zoo
 from mae_theory import experiments as ex
-from mae_theory import zoo
 from mae_theory.batches import augment_batch
 from mae_theory.fashion_mnist import FASHION_MNIST_SYSTEM_DIRS
 from mae_theory.training import TrainConfig, train

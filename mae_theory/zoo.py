@@ -405,11 +405,14 @@ def _stale(record: dict, recipe: Recipe) -> bool:
     written counts as its default value (the run could not have used anything else).
     """
     recorded = json.loads(json.dumps(record["recipe"]))
+    current = json.loads(json.dumps(recipe.to_dict()))
     defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
-    if isinstance(recorded.get("train"), dict):
-        recorded["train"] = {**{k: v for k, v in defaults.items()
-                                if k not in recorded["train"]}, **recorded["train"]}
-    return recorded != json.loads(json.dumps(recipe.to_dict()))
+    old, new = recorded.get("train"), current.get("train")
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key, value in new.items():
+            if key not in old and key in defaults and value == defaults[key]:
+                old[key] = value
+    return recorded != current
 
 
 def load_pretrained(name: str, *, seed: int = 0, root: str | Path | None = None,

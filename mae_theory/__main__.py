@@ -83,8 +83,13 @@ def main(argv=None) -> int:
 
     if args.command == "list":
         for name, exp in EXPERIMENTS.items():
+            runs = len(exp.values) * len(exp.seeds)
+            if exp.tier == "cpu":
+                print(f"{name:21s} {exp.description}; {runs} runs (shared runs computed once; "
+                      "the three CPU sweeps take ~3-4 h on two cores: bash scripts/cpu_tier.sh)")
+                continue
             est = estimate_gpu_seconds(name)
-            print(f"{name:18s} {exp.description}; {est['runs']} runs, "
+            print(f"{name:21s} {exp.description}; {est['runs']} runs, "
                   f"~{est['total_s'] / 60:.0f} min on one H100 (estimate)")
         for name, recipe in RECIPES.items():
             print(f"zoo: {name:14s} {recipe.description}; seeds {list(recipe.seeds)}")

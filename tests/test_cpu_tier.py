@@ -138,7 +138,7 @@ def test_a_committed_run_reproduces_its_first_logged_losses():
     rec = json.loads(path.read_text())
     train_set, _ = ex.load_splits(exp)
     model_kw, cfg = ex.variant(exp, 0.75, len(train_set))
-    assert dataclasses.asdict(cfg) == rec["train"]
+    assert json.loads(json.dumps(dataclasses.asdict(cfg))) == rec["train"]
     model = MAE(**model_kw, seed=0)
     res = train(model, train_set, cfg, seed=0, device="cpu", progress=False,
                 stop_at=cfg.log_every)

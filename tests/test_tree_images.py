@@ -124,3 +124,34 @@ def test_cached_runs_are_complete_gated_and_not_stale():
     got = [h["loss"] for h in run.history]
     assert len(got) == len(prefix) >= 2
     np.testing.assert_allclose(got, [h["loss"] for h in prefix], rtol=1e-4)
+
+
+def test_positional_readout_keeps_every_visible_token_in_patch_order():
+    run = ti.train_tree_image_mae(TINY, seed=0, trained=False)
+    tree = ti.build_tree(TINY)
+    x = run.images(tree, tree.sample(5, seed=3))
+    mask = torch.zeros(16)
+    mask[[0, 5, 9, 14]] = 1
+    pos = run.features(x, mask, readout="positional")
+    assert pos.shape == (5, 12 * TINY.embed_dim)
+    tokens = pos.reshape(5, 12, TINY.embed_dim)
+    assert torch.allclose(tokens.mean(dim=1), run.features(x, mask))
+    assert run.features(x, None, readout="positional").shape == (5, 16 * TINY.embed_dim)
+    with pytest.raises(ValueError, match="readout"):
+        run.features(x, mask, readout="cls")
+    with pytest.raises(ValueError, match="readout"):
+        ti.probe_masks(run, readout="sum")
+    rows = ti.probe_masks(run, readout="positional")
+    assert len(rows) == TINY.n_test_masks + 1
+
+
+def test_positional_claims_are_declared_for_the_design():
+    cl = ti.positional_claims()
+    assert {c.n_seeds for c in cl.values()} == {len(ti.SEEDS)}
+    assert cl["members"].controls == cl["units"].controls == ("untrained",)
+    assert cl["readout"].controls == ("mean token",)
+    assert set(ti.POSITIONAL_SETTINGS) <= set(ti.design())
+    assert len({c.key for c in list(cl.values()) + list(ti.claims().values())}) == 7
+    cfg = ti.design()["r=0.25"]
+    assert ti.positional_path(cfg, 0).name.startswith("tree_images_pos-")
+    assert ti.positional_path(cfg, 0).name[-17:] == ti.setting_path(cfg, 0).name[-17:]

@@ -45,7 +45,8 @@ from .zoo import GateResult
 
 __all__ = ["CACHE_DIR", "ShiftedUnitMAE", "TreeImageConfig", "TreeImageRun", "build_tree",
            "claims", "design", "expected_dim", "gate", "leaf_masks", "leaf_token_index",
-           "level_table", "load_setting", "probe_masks", "run_setting", "setting_path",
+           "level_table", "load_positional", "load_setting", "positional_claims",
+           "positional_path", "probe_masks", "run_positional", "run_setting", "setting_path",
            "shift_masking", "summary", "train_tree_image_mae"]
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
@@ -57,6 +58,8 @@ PROBE_SEED_OFFSET = 10_000  # fresh tree samples for the probes
 TEST_SEED_OFFSET = 30_000  # held-out images of the learning gate
 MASK_SEED_OFFSET = 20_000  # test masks (and the gate's masks)
 SCHEMA = 1
+READOUTS = ("mean", "positional")
+"""The two readouts of the encoder's visible tokens: their mean, or all of them in patch order."""
 
 
 # --- patches and leaves ----------------------------------------------------------------------
@@ -247,14 +250,22 @@ class TreeImageRun:
         return self.model.make_masking(n, c.mask_ratio, unit=c.unit, seed=seed, device="cpu")
 
     @torch.no_grad()
-    def features(self, images: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Mean of the encoder's output tokens over the visible patches of ``mask`` (1 =
-        masked, shape (L,)); ``None`` encodes the full image."""
+    def features(self, images: torch.Tensor, mask: torch.Tensor | None, *,
+                 readout: str = "mean") -> torch.Tensor:
+        """The encoder's output tokens over the visible patches of ``mask`` (1 = masked,
+        shape (L,)); ``None`` encodes the full image.
+
+        ``readout="mean"`` averages them (width D); ``"positional"`` concatenates them in
+        patch order (width ``n_visible * D``), so which patch a feature came from is kept.
+        """
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}.")
         masking = None
         if mask is not None:
-            masking = masking_from_mask(mask.reshape(1, -1))
+            masking = masking_from_mask(mask.reshape(1, -1))  # ids_keep in patch order
             masking = Masking(*(t.expand(images.shape[0], -1) for t in masking))
-        return self.model.forward_encoder(images, masking)[:, 1:].mean(dim=1)
+        tokens = self.model.forward_encoder(images, masking)[:, 1:]
+        return tokens.mean(dim=1) if readout == "mean" else tokens.flatten(1)
 
 
 def _model(cfg: TreeImageConfig, seed: int) -> ShiftedUnitMAE:
@@ -368,7 +379,7 @@ def _row(tree: LatentTree, profile, leaf_mask) -> dict:
 
 
 def probe_masks(run: TreeImageRun, masks: torch.Tensor | None = None, *,
-                full_input: bool = True) -> list[dict]:
+                full_input: bool = True, readout: str = "mean") -> list[dict]:
     """Leakage profile of the visible-patch representation under each test mask.
 
     Parameters
@@ -379,6 +390,9 @@ def probe_masks(run: TreeImageRun, masks: torch.Tensor | None = None, *,
         training (seeded by the run's seed).
     full_input : bool
         Also probe the representation of the full image (no mask), as the last row.
+    readout : {"mean", "positional"}
+        The representation (:meth:`TreeImageRun.features`): the mean visible token, or the
+        visible tokens concatenated in patch order.
 
     Returns
     -------
@@ -391,6 +405,8 @@ def probe_masks(run: TreeImageRun, masks: torch.Tensor | None = None, *,
     """
     if not isinstance(run, TreeImageRun):
         raise TypeError(f"run must be a TreeImageRun; got {describe(run)}.")
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}.")
     cfg, tree = run.config, build_tree(run.config)
     sample = tree.sample(cfg.n_probe, seed=PROBE_SEED_OFFSET + run.seed)
     x = run.images(tree, sample)
@@ -401,11 +417,11 @@ def probe_masks(run: TreeImageRun, masks: torch.Tensor | None = None, *,
     own = SimpleNamespace(values={tree.root: sample.values[tree.root]}, noises=sample.noises)
     rows = []
     for mask, leaf_mask in zip(masks, lm):
-        prof = leakage_profile(run.features(x, mask), own, seed=run.seed)
+        prof = leakage_profile(run.features(x, mask, readout=readout), own, seed=run.seed)
         rows.append(_row(tree, prof, leaf_mask))
     if full_input:
-        rows.append(_row(tree, leakage_profile(run.features(x, None), own, seed=run.seed),
-                         None))
+        feats = run.features(x, None, readout=readout)
+        rows.append(_row(tree, leakage_profile(feats, own, seed=run.seed), None))
     return rows
 
 
@@ -449,8 +465,10 @@ def summary(stored: dict, which: str = "trained") -> dict:
     >>> s["measured_dim"], s["full"][(0, "full input")]
     (1.5, (0.5, 1))
     """
-    if which not in ("trained", "untrained"):
-        raise ValueError(f"which must be 'trained' or 'untrained'; got {which!r}.")
+    if which not in ("trained", "untrained", "trained_mean", "untrained_mean"):
+        raise ValueError(f"which must be 'trained' or 'untrained' (or, in a positional file "
+                         f"of run_positional, 'trained_mean' or 'untrained_mean'); got "
+                         f"{which!r}.")
     if not isinstance(stored, dict) or which not in stored or "config" not in stored:
         raise TypeError(f"stored must be a cached result of run_setting (a dict with 'config' "
                         f"and {which!r}); got {describe(stored)}.")
@@ -499,6 +517,61 @@ def load_setting(cfg: TreeImageConfig, seed: int, *, compute: bool = False) -> d
         if stored.get("config") == dataclasses.asdict(cfg) and stored.get("seed") == seed:
             return stored
     return run_setting(cfg, seed) if compute else None
+
+
+# --- the second readout: visible tokens in patch order ----------------------------------------
+RETRAIN_RTOL = 1e-4  # a retrained model must reproduce the cached final loss to this
+
+
+def positional_path(cfg: TreeImageConfig, seed: int) -> Path:
+    """Cache file of the positional readout of one (config, seed):
+    ``data/cache/tree_images_pos-<hash>.json`` (the hash of :func:`setting_path`)."""
+    return setting_path(cfg, seed).with_name(
+        setting_path(cfg, seed).name.replace("tree_images-", "tree_images_pos-"))
+
+
+def run_positional(cfg: TreeImageConfig, seed: int, *, write: bool = True) -> dict:
+    """Retrain the cached run of (cfg, seed), check it is the same model, probe both readouts.
+
+    The weights of :func:`run_setting` were not kept, so the run is trained again with the
+    same recipe and seed; its loss history must match the cached one (final loss within
+    ``RETRAIN_RTOL`` relative), or this raises. The result (saved atomically, with
+    provenance, by ``write``) holds ``trained`` and ``untrained``: the :func:`probe_masks` rows
+    of the visible tokens concatenated in patch order, and ``trained_mean`` and
+    ``untrained_mean``: the mean-token rows of the same retrained models (a check against the
+    cached ones), with ``history``, ``gate``, ``cached_final_loss`` and ``cpu_seconds``.
+    """
+    old = load_setting(cfg, seed)
+    if old is None:
+        raise ValueError(f"no cached run for {cfg} seed {seed}; run_setting(cfg, {seed}) "
+                         "first (python -m mae_theory.tree_images).")
+    t0 = time.process_time()
+    run = train_tree_image_mae(cfg, seed=seed)
+    want, got = old["history"][-1]["loss"], run.history[-1]["loss"]
+    if abs(got - want) > RETRAIN_RTOL * abs(want):
+        raise RuntimeError(f"retrained final loss {got:.6g} differs from the cached {want:.6g} "
+                           f"by more than {RETRAIN_RTOL:g} relative: not the same model.")
+    control = train_tree_image_mae(cfg, seed=seed, trained=False)
+    out = {"config": dataclasses.asdict(cfg), "seed": seed, "schema": SCHEMA,
+           "readout": "positional", "history": run.history,
+           "cached_final_loss": want, "gate": dataclasses.asdict(gate(run, control))}
+    for which, r in (("trained", run), ("untrained", control)):
+        out[which] = probe_masks(r, readout="positional")
+        out[f"{which}_mean"] = probe_masks(r, readout="mean")
+    out["cpu_seconds"] = time.process_time() - t0
+    if write:
+        save_json({**out, "provenance": provenance("cpu")}, positional_path(cfg, seed))
+    return out
+
+
+def load_positional(cfg: TreeImageConfig, seed: int, *, compute: bool = False) -> dict | None:
+    """The cached positional readout of (cfg, seed), or None (``compute=True``: run it)."""
+    path = positional_path(cfg, seed)
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if stored.get("config") == dataclasses.asdict(cfg) and stored.get("seed") == seed:
+            return stored
+    return run_positional(cfg, seed) if compute else None
 
 
 # --- the pre-registered design ---------------------------------------------------------------
@@ -559,13 +632,75 @@ def claims() -> dict[str, Claim]:
     }
 
 
+POSITIONAL_SETTINGS = ("r=0.25", "r=0.5", "u=2 aligned", "u=2 shifted")
+"""The settings re-probed with the positional readout (those its claims use)."""
+
+
+def positional_claims() -> dict[str, Claim]:
+    """Claims on the positional readout, declared (committed) before :func:`run_positional`.
+
+    The statistics are those of :func:`claims`, read from the visible tokens concatenated in
+    patch order instead of their mean; ``readout`` tests the chapter's earlier explanation that
+    the mean token hid what training put into the per-patch tokens.
+    """
+    n = len(SEEDS)
+    return {
+        "members": Claim(
+            key="ch4c-pos-level2-members", chapter="4c", source="Kong",
+            statement="Read from the visible tokens in patch order, a level-2 latent in c(m) is "
+                      "recovered better than a level-2 latent whose patches are all visible.",
+            prediction="mean R^2 of level-2 members of c(m) minus that of fully visible "
+                       "level-2 latents > 0 (Theorem 2); the untrained ViT should not show it",
+            statistic="difference of mean nonlinear R^2 of the level-2 latents' own noises "
+                      "from the concatenated visible tokens, r = 0.25 model, 4 held-out masks "
+                      "per seed",
+            rule=PairedTest(alpha=0.05, direction="greater"), n_seeds=n,
+            controls=("untrained",)),
+        "units": Claim(
+            key="ch4c-pos-units", chapter="4c", source="Kong",
+            statement="Read from the visible tokens in patch order, masking units aligned with "
+                      "the quadtree's 2x2 blocks shrink what the encoder carries; shifted units "
+                      "and single patches do not.",
+            prediction="measured dim (u=1) and (u=2 shifted) both above (u=2 aligned) at "
+                       "r = 0.5",
+            statistic="the smaller of the two measured-dimension gaps (concatenated visible "
+                      "tokens), per seed",
+            rule=PairedTest(alpha=0.05, direction="greater"), n_seeds=n,
+            controls=("untrained",)),
+        "readout": Claim(
+            key="ch4c-pos-readout", chapter="4c", source="this book",
+            statement="Training puts level-2 information of c(m) into the per-patch tokens, "
+                      "where the positional readout sees it and the mean token does not.",
+            prediction="level-2 members' R^2, trained minus untrained, > 0 from the "
+                       "concatenated tokens; the same difference from the mean token should "
+                       "not pass the rule",
+            statistic="mean nonlinear R^2 of level-2 members of c(m), trained minus untrained "
+                      "ViT of the same seed, r = 0.25, 4 held-out masks per seed",
+            rule=PairedTest(alpha=0.05, direction="greater"), n_seeds=n,
+            controls=("mean token",)),
+    }
+
+
 def _main() -> None:  # python -m mae_theory.tree_images: compute the missing cache files
     torch.set_num_threads(1)
     import sys
 
-    args = sys.argv[1:]  # optional seeds and setting names to restrict to
+    args = sys.argv[1:]  # optional "positional", seeds and setting names to restrict to
+    positional = "positional" in args
+    args = [a for a in args if a != "positional"]
     seeds = [int(a) for a in args if a.isdigit()] or list(SEEDS)
     names = [a for a in args if not a.isdigit()]
+    if positional:  # setting-major: the r = 0.25 seeds (members claim) first
+        for name in names or POSITIONAL_SETTINGS:
+            for seed in seeds:
+                cfg = design()[name]
+                if load_positional(cfg, seed) is None:
+                    out = run_positional(cfg, seed)
+                    print(f"{name} seed {seed}: positional done, final loss "
+                          f"{out['history'][-1]['loss']:.6f} (cached "
+                          f"{out['cached_final_loss']:.6f}); {out['cpu_seconds']:.0f} CPU s",
+                          flush=True)
+        return
     for seed in seeds:
         for name, cfg in design().items():
             if names and name not in names:

@@ -124,3 +124,68 @@ def test_cached_runs_are_complete_gated_and_not_stale():
     got = [h["loss"] for h in run.history]
     assert len(got) == len(prefix) >= 2
     np.testing.assert_allclose(got, [h["loss"] for h in prefix], rtol=1e-4)
+
+
+def test_positional_readout_keeps_every_visible_token_in_patch_order():
+    run = ti.train_tree_image_mae(TINY, seed=0, trained=False)
+    tree = ti.build_tree(TINY)
+    x = run.images(tree, tree.sample(5, seed=3))
+    mask = torch.zeros(16)
+    mask[[0, 5, 9, 14]] = 1
+    pos = run.features(x, mask, readout="positional")
+    assert pos.shape == (5, 12 * TINY.embed_dim)
+    tokens = pos.reshape(5, 12, TINY.embed_dim)
+    assert torch.allclose(tokens.mean(dim=1), run.features(x, mask))
+    assert run.features(x, None, readout="positional").shape == (5, 16 * TINY.embed_dim)
+    with pytest.raises(ValueError, match="readout"):
+        run.features(x, mask, readout="cls")
+    with pytest.raises(ValueError, match="readout"):
+        ti.probe_masks(run, readout="sum")
+    rows = ti.probe_masks(run, readout="positional")
+    assert len(rows) == TINY.n_test_masks + 1
+
+
+def test_positional_claims_are_declared_for_the_design():
+    cl = ti.positional_claims()
+    assert {c.n_seeds for c in cl.values()} == {len(ti.SEEDS)}
+    assert cl["members"].controls == cl["units"].controls == ("untrained",)
+    assert cl["readout"].controls == ("mean token",)
+    assert set(ti.POSITIONAL_SETTINGS) <= set(ti.design())
+    assert len({c.key for c in list(cl.values()) + list(ti.claims().values())}) == 7
+    cfg = ti.design()["r=0.25"]
+    assert ti.positional_path(cfg, 0).name.startswith("tree_images_pos-")
+    assert ti.positional_path(cfg, 0).name[-17:] == ti.setting_path(cfg, 0).name[-17:]
+
+
+def test_positional_cache_is_complete_same_models_and_not_stale():
+    """Every positional unit exists and was read from the cached models (same loss history,
+    same masks); the untrained control's positional probe of one mask is recomputed, and a
+    prefix of one retraining reproduces its history."""
+    for name in ti.POSITIONAL_SETTINGS:
+        cfg = ti.design()[name]
+        for seed in ti.SEEDS:
+            pos, old = ti.load_positional(cfg, seed), ti.load_setting(cfg, seed)
+            assert pos is not None, f"missing positional cache for {name} seed {seed}"
+            assert pos["readout"] == "positional"
+            np.testing.assert_allclose([h["loss"] for h in pos["history"]],
+                                       [h["loss"] for h in old["history"]],
+                                       rtol=ti.RETRAIN_RTOL)
+            for which in ("trained", "untrained", "trained_mean", "untrained_mean"):
+                assert [r["masked"] for r in pos[which]] == \
+                    [r["masked"] for r in old["trained"]]
+            assert [r["predicted"] for r in pos["trained"]] == \
+                [r["predicted"] for r in old["trained"]]
+    cfg = ti.design()["r=0.25"]
+    stored = ti.load_positional(cfg, 0)
+    torch.set_num_threads(1)
+    ctl = ti.train_tree_image_mae(cfg, seed=0, trained=False)
+    mask = ctl.masks(cfg.n_test_masks, seed=ti.MASK_SEED_OFFSET + 0).mask[:1]
+    row = ti.probe_masks(ctl, mask, full_input=False, readout="positional")[0]
+    for v, r2 in row["own_r2"].items():
+        assert r2 == pytest.approx(stored["untrained"][0]["own_r2"][v], abs=1e-4)
+    every = stored["history"][0]["step"]
+    run = ti.train_tree_image_mae(cfg, seed=0, stop_at=(50 // every) * every)
+    got = [h["loss"] for h in run.history]
+    want = [h["loss"] for h in stored["history"] if h["step"] <= (50 // every) * every]
+    assert len(got) == len(want) >= 2
+    np.testing.assert_allclose(got, want, rtol=1e-4)

@@ -511,12 +511,17 @@ def run_setting(cfg: TreeImageConfig, seed: int, *, write: bool = True) -> dict:
 
 def load_setting(cfg: TreeImageConfig, seed: int, *, compute: bool = False) -> dict | None:
     """The cached result of (cfg, seed), or None when missing (``compute=True``: run it)."""
-    path = setting_path(cfg, seed)
+    stored = _read_cached(setting_path(cfg, seed), cfg, seed)
+    return run_setting(cfg, seed) if stored is None and compute else stored
+
+
+def _read_cached(path: Path, cfg: TreeImageConfig, seed: int) -> dict | None:
+    """The JSON at ``path`` if it was written for exactly (cfg, seed), else None."""
     if path.exists():
         stored = json.loads(path.read_text())
         if stored.get("config") == dataclasses.asdict(cfg) and stored.get("seed") == seed:
             return stored
-    return run_setting(cfg, seed) if compute else None
+    return None
 
 
 # --- the second readout: visible tokens in patch order ----------------------------------------
@@ -566,12 +571,8 @@ def run_positional(cfg: TreeImageConfig, seed: int, *, write: bool = True) -> di
 
 def load_positional(cfg: TreeImageConfig, seed: int, *, compute: bool = False) -> dict | None:
     """The cached positional readout of (cfg, seed), or None (``compute=True``: run it)."""
-    path = positional_path(cfg, seed)
-    if path.exists():
-        stored = json.loads(path.read_text())
-        if stored.get("config") == dataclasses.asdict(cfg) and stored.get("seed") == seed:
-            return stored
-    return run_positional(cfg, seed) if compute else None
+    stored = _read_cached(positional_path(cfg, seed), cfg, seed)
+    return run_positional(cfg, seed) if stored is None and compute else stored
 
 
 # --- the pre-registered design ---------------------------------------------------------------

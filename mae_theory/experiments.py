@@ -411,6 +411,7 @@ def _unit(path: Path, compute) -> dict | None:
     try:
         if path.exists():
             return json.loads(path.read_text())
+        print(f"computing {path.name} (pid {os.getpid()})", flush=True)
         record = {**compute(), "provenance": provenance(), "unit": path.name}
         save_json(record, path)
         print(f"saved {path.name} ({record['wall_time_s']:.0f} s)", flush=True)

@@ -422,20 +422,33 @@ def _unit(path: Path, compute) -> dict | None:
 
 def _run_units(exp: Experiment, splits, *, device, out, progress) -> tuple[list, list] | None:
     """Every (setting, seed) run and every seed's controls, computed or read back; None while
-    some are still being computed by another process."""
-    runs, controls, pending = [], [], 0
-    for seed in exp.seeds:  # seed-major: a sitting that stops early leaves whole seeds
-        rec = _unit(unit_path(exp, None, seed, out=out, control=True),
-                    lambda s=seed: run_controls(exp, splits, seed=s, device=device))
-        pending += rec is None
-        controls.append(rec)
-        for value in exp.values:
-            rec = _unit(unit_path(exp, value, seed, out=out),
-                        lambda v=value, s=seed: run_one(exp, v, splits, seed=s, device=device,
-                                                        progress=progress))
-            pending += rec is None
-            runs.append(None if rec is None else {**rec, "value": value})
-    return None if pending else (runs, controls)
+    some are still being computed by another process.
+
+    A process that computed a unit looks once more before it gives up, so whichever of two
+    processes finishes the sweep's last unit also sees the other's and returns the whole sweep.
+    """
+    while True:
+        runs, controls, pending, computed = [], [], 0, 0
+        for seed in exp.seeds:  # seed-major: a sitting that stops early leaves whole seeds
+            units = [(None, unit_path(exp, None, seed, out=out, control=True),
+                      lambda s=seed: run_controls(exp, splits, seed=s, device=device))]
+            units += [(value, unit_path(exp, value, seed, out=out),
+                       lambda v=value, s=seed: run_one(exp, v, splits, seed=s, device=device,
+                                                       progress=progress))
+                      for value in exp.values]
+            for value, path, compute in units:
+                existed = path.exists()
+                rec = _unit(path, compute)
+                pending += rec is None
+                computed += rec is not None and not existed
+                if value is None:
+                    controls.append(rec)
+                else:
+                    runs.append(None if rec is None else {**rec, "value": value})
+        if not pending:
+            return runs, controls
+        if not computed:
+            return None
 
 
 def configure(name: str, *, smoke: bool = False, seeds=None,

@@ -185,3 +185,28 @@ def test_judge_cpu_reads_controls_and_refuses_bad_keys():
         ex.judge_cpu(res, "ch9-unit-8-beats-4")
     smoke = {**res, "smoke": True}
     assert ex.judge_cpu(smoke, "ch9-ratio-075-beats-010").word == "inconclusive"
+
+
+def test_whoever_finishes_the_last_unit_returns_the_whole_sweep(tmp_path, monkeypatch):
+    # two processes share the last two units: the other holds the first, ours computes the
+    # second, and the other finishes while ours computes; ours must still assemble the sweep
+    exp = dataclasses.replace(ex.get_experiment("decoder_depth_cpu"), values=(1, 2), seeds=(0,))
+    ctrl = ex.unit_path(exp, None, 0, out=tmp_path, control=True)
+    first, second = (ex.unit_path(exp, v, 0, out=tmp_path) for v in (1, 2))
+    ctrl.parent.mkdir(parents=True)
+    ctrl.write_text(json.dumps({"seed": 0, "metrics": {}}))
+    live = subprocess.Popen(["sleep", "30"])
+    first.with_suffix(".lock").write_text(str(live.pid))
+
+    def run_one(exp_, value, splits, *, seed, device, progress):
+        first.write_text(json.dumps({"seed": seed, "metrics": {"x": 1.0}}))  # the other one
+        first.with_suffix(".lock").unlink()
+        return {"seed": seed, "metrics": {"x": 2.0}, "wall_time_s": 0.0}
+
+    monkeypatch.setattr(ex, "run_one", run_one)
+    try:
+        runs, controls = ex._run_units(exp, None, device="cpu", out=tmp_path, progress=False)
+    finally:
+        live.kill()
+        live.wait()
+    assert [r["metrics"]["x"] for r in runs] == [1.0, 2.0] and len(controls) == 1

@@ -124,7 +124,7 @@ def test_committed_cpu_results_load_and_record_their_provenance(name):
     assert [c["seed"] for c in res["controls"]] == list(exp.seeds)
     for run in res["runs"]:
         assert run["unit"] == ex.unit_path(exp, run["value"], run["seed"]).name  # not stale
-        assert run["provenance"]["commit"] and run["gate"]["margin"] == exp.gate_margin
+        assert run["provenance"]["git_commit"] and run["gate"]["margin"] == exp.gate_margin
 
 
 @pytest.mark.skipif(not HAVE_FASHION, reason="Fashion-MNIST is not installed "

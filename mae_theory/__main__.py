@@ -7,7 +7,7 @@ Examples::
     python -m mae_theory pretrain all                            # every recipe (resumes)
     python -m mae_theory run mask_ratio_sweep --device cuda
     python -m mae_theory run decoder_depth --smoke --out /tmp/results     # CPU, seconds
-    bash scripts/cpu_tier.sh                 # the CPU tier: two processes, resumable, ~3 h
+    bash scripts/cpu_tier.sh                 # the CPU tier: two processes, resumable, ~2.5 h
     torchrun --nproc_per_node=4 -m mae_theory run masking_unit --device cuda
 
 A bad argument (unknown experiment, device or data set, a negative seed) prints one line to
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
             runs = len(exp.values) * len(exp.seeds)
             if exp.tier == "cpu":
                 print(f"{name:21s} {exp.description}; {runs} runs (shared runs computed once; "
-                      "the three CPU sweeps take ~3-4 h on two cores: bash scripts/cpu_tier.sh)")
+                      "the three CPU sweeps take ~2.5 h on two idle cores: bash scripts/cpu_tier.sh)")
                 continue
             est = estimate_gpu_seconds(name)
             print(f"{name:21s} {exp.description}; {est['runs']} runs, "

@@ -3,7 +3,7 @@
 # processes side by side (one per core). Each (setting, seed) is saved to data/results/units/
 # the moment it finishes, under a lock, so the two processes share the work, and a stopped run
 # resumes where it stopped: just start this script again. The last process to finish a sweep
-# writes data/results/NAME.json. About 3 h on two cores.
+# writes data/results/NAME.json. About 2.5 h on two idle cores.
 #   bash scripts/cpu_tier.sh            # both workers in the background, logs in data/results/
 set -euo pipefail
 cd "$(dirname "$0")/.."

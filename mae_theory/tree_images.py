@@ -62,6 +62,11 @@ READOUTS = ("mean", "positional")
 """The two readouts of the encoder's visible tokens: their mean, or all of them in patch order."""
 
 
+def _check_readout(readout) -> None:
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}.")
+
+
 # --- patches and leaves ----------------------------------------------------------------------
 def _check_tree(tree) -> None:
     if not isinstance(tree, LatentTree):
@@ -258,8 +263,7 @@ class TreeImageRun:
         ``readout="mean"`` averages them (width D); ``"positional"`` concatenates them in
         patch order (width ``n_visible * D``), so which patch a feature came from is kept.
         """
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}.")
+        _check_readout(readout)
         masking = None
         if mask is not None:
             masking = masking_from_mask(mask.reshape(1, -1))  # ids_keep in patch order
@@ -405,8 +409,7 @@ def probe_masks(run: TreeImageRun, masks: torch.Tensor | None = None, *,
     """
     if not isinstance(run, TreeImageRun):
         raise TypeError(f"run must be a TreeImageRun; got {describe(run)}.")
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}.")
+    _check_readout(readout)
     cfg, tree = run.config, build_tree(run.config)
     sample = tree.sample(cfg.n_probe, seed=PROBE_SEED_OFFSET + run.seed)
     x = run.images(tree, sample)
@@ -498,15 +501,20 @@ def run_setting(cfg: TreeImageConfig, seed: int, *, write: bool = True) -> dict:
     t0 = time.process_time()
     run = train_tree_image_mae(cfg, seed=seed)
     control = train_tree_image_mae(cfg, seed=seed, trained=False)
-    g = gate(run, control)
-    out = {"config": dataclasses.asdict(cfg), "seed": seed, "schema": SCHEMA,
-           "history": run.history, "gate": dataclasses.asdict(g),
+    out = {**_record(cfg, seed, run, control),
            "trained": probe_masks(run), "untrained": probe_masks(control)}
     out["cpu_seconds"] = time.process_time() - t0
     out["train_wall_seconds"] = run.wall_time
     if write:
         save_json({**out, "provenance": provenance("cpu")}, setting_path(cfg, seed))
     return out
+
+
+def _record(cfg: TreeImageConfig, seed: int, run: TreeImageRun, control: TreeImageRun) -> dict:
+    """What every cached file of (cfg, seed) starts with: config, seed, schema, the trained
+    run's loss history and its learning gate against ``control``."""
+    return {"config": dataclasses.asdict(cfg), "seed": seed, "schema": SCHEMA,
+            "history": run.history, "gate": dataclasses.asdict(gate(run, control))}
 
 
 def load_setting(cfg: TreeImageConfig, seed: int, *, compute: bool = False) -> dict | None:
@@ -531,8 +539,8 @@ RETRAIN_RTOL = 1e-4  # a retrained model must reproduce the cached final loss to
 def positional_path(cfg: TreeImageConfig, seed: int) -> Path:
     """Cache file of the positional readout of one (config, seed):
     ``data/cache/tree_images_pos-<hash>.json`` (the hash of :func:`setting_path`)."""
-    return setting_path(cfg, seed).with_name(
-        setting_path(cfg, seed).name.replace("tree_images-", "tree_images_pos-"))
+    path = setting_path(cfg, seed)
+    return path.with_name(path.name.replace("tree_images-", "tree_images_pos-"))
 
 
 def run_positional(cfg: TreeImageConfig, seed: int, *, write: bool = True) -> dict:
@@ -557,9 +565,8 @@ def run_positional(cfg: TreeImageConfig, seed: int, *, write: bool = True) -> di
         raise RuntimeError(f"retrained final loss {got:.6g} differs from the cached {want:.6g} "
                            f"by more than {RETRAIN_RTOL:g} relative: not the same model.")
     control = train_tree_image_mae(cfg, seed=seed, trained=False)
-    out = {"config": dataclasses.asdict(cfg), "seed": seed, "schema": SCHEMA,
-           "readout": "positional", "history": run.history,
-           "cached_final_loss": want, "gate": dataclasses.asdict(gate(run, control))}
+    out = {**_record(cfg, seed, run, control), "readout": "positional",
+           "cached_final_loss": want}
     for which, r in (("trained", run), ("untrained", control)):
         out[which] = probe_masks(r, readout="positional")
         out[f"{which}_mean"] = probe_masks(r, readout="mean")
@@ -692,9 +699,10 @@ def _main() -> None:  # python -m mae_theory.tree_images: compute the missing ca
     seeds = [int(a) for a in args if a.isdigit()] or list(SEEDS)
     names = [a for a in args if not a.isdigit()]
     if positional:  # setting-major: the r = 0.25 seeds (members claim) first
+        settings = design()
         for name in names or POSITIONAL_SETTINGS:
+            cfg = settings[name]
             for seed in seeds:
-                cfg = design()[name]
                 if load_positional(cfg, seed) is None:
                     out = run_positional(cfg, seed)
                     print(f"{name} seed {seed}: positional done, final loss "

@@ -6,6 +6,8 @@ One file per family of figures, so a chapter's figures are easy to find:
 - :mod:`~mae_theory.plotting.hierarchy`: latent trees, the shared latents c(m), tree samples;
 - :mod:`~mae_theory.plotting.images`: images, patches, masks, reconstructions;
 - :mod:`~mae_theory.plotting.leakage`: leakage profiles and theory-vs-measurement (chapters 3-4);
+- :mod:`~mae_theory.plotting.representations`: the invertible-map toy and T2b (chapter 3),
+  representations across layers and seeds (chapters 7-8);
 - :mod:`~mae_theory.plotting.training`: loss curves and sweeps over the masking ratio.
 - :mod:`~mae_theory.plotting.sweeps`: named experiments against the papers (chapter 9).
 
@@ -22,9 +24,21 @@ from .hierarchy import (
     tree_layout,
 )
 from .images import plot_patches, plot_reconstructions, show_images
-from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
+from .leakage import (
+    plot_expected_dim,
+    plot_leakage_profile,
+    plot_theory_vs_measured,
+    plot_tree_r2,
+    plot_tree_r2_panels,
+)
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
-from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
+from .representations import (
+    plot_cka_matrices,
+    plot_grouped_bars,
+    plot_invertible_toy,
+    plot_r2_by_dim,
+    plot_seed_curves,
+)
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .sweeps import (
     plot_differences,
@@ -47,6 +61,8 @@ __all__ = [
     "sweep_points",
     "plot_cka_matrices",
     "plot_grouped_bars",
+    "plot_invertible_toy",
+    "plot_r2_by_dim",
     "plot_seed_curves",
     "plot_child_vs_parent",
     "plot_shared_latents",
@@ -57,6 +73,7 @@ __all__ = [
     "plot_leakage_profile",
     "plot_theory_vs_measured",
     "plot_tree_r2",
+    "plot_tree_r2_panels",
     "plot_erank_by_layer",
     "plot_patch_approximations",
     "plot_rate",

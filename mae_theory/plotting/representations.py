@@ -1,4 +1,6 @@
-"""Figures of representations across layers and of measurements over seeds (chapters 7-8)."""
+"""Figures of representations: identifiability up to an invertible map (chapter 3), the T2b
+comparison of encoders by dim c(m) (chapter 3), representations across layers and measurements
+over seeds (chapters 7-8)."""
 
 from __future__ import annotations
 
@@ -131,3 +133,122 @@ def plot_grouped_bars(categories, series: dict, *, ax=None, ylabel: str = "value
     ax.set_ylim(top=ax.get_ylim()[1] * (1.15 + 0.1 * ((n + 1) // 2)))  # room for the legend
     ax.legend(fontsize="small", ncol=2, loc="upper center")
     return ax
+
+
+def plot_invertible_toy(toy, *, axes=None):
+    """Three scatter panels of :func:`~mae_theory.probes.invertible_map_toy`: the latent
+    :math:`c`, an invertible :math:`h(c)` and a fold :math:`f(c)`, every point coloured by its
+    :math:`c_1`, one shared colourbar; each panel states the held-out :math:`R^2` of :math:`c_1`.
+
+    Parameters
+    ----------
+    toy : InvertibleToy
+    axes : sequence of three Axes, optional
+        Drawn into (their figure gets the colourbar); default a new 7.5 x 2.9 in figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from mae_theory.probes import invertible_map_toy
+    >>> fig = plot_invertible_toy(invertible_map_toy(200, seed=0))
+    >>> len(fig.axes)                       # three panels and one colourbar
+    4
+    >>> plt.close("all")
+    """
+    from ..probes.invertible import InvertibleToy
+
+    if not isinstance(toy, InvertibleToy):
+        raise TypeError(f"toy must be an InvertibleToy (from invertible_map_toy); got "
+                        f"{type(toy).__name__}.")
+    if axes is None:
+        fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9), constrained_layout=True)
+    elif len(axes) != len(toy.maps):
+        raise ValueError(f"axes must hold {len(toy.maps)} axes, one per map; got {len(axes)}.")
+    fig = axes[0].figure
+    c1 = _np(toy.c[:, 0])
+    order = np.random.default_rng(0).permutation(c1.size)  # no colour is always drawn on top
+    titles = {"latent c": "latent $c$", "invertible h(c)": r"invertible: $\hat c = h(c)$",
+              "folding f(c)": r"folding: $\hat c = f(c)$"}
+    sc = None
+    for i, (ax, (name, z)) in enumerate(zip(axes, toy.maps.items())):
+        z = _np(z)
+        sc = ax.scatter(z[order, 0], z[order, 1], c=c1[order], cmap="PuOr", vmin=-1, vmax=1,
+                        s=7, linewidths=0)
+        lin, ker = toy.r2[name]
+        ax.set_title(titles.get(name, name), fontsize=11)
+        ax.text(0.5, -0.2, f"$R^2$ of $c_1$: linear {lin:.2f}\nkernel {ker:.2f}",
+                transform=ax.transAxes, ha="center", va="top", fontsize=9)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        sub = "c" if i == 0 else r"\hat c"
+        ax.set_xlabel(f"${sub}_1$", labelpad=1)
+        ax.set_ylabel(f"${sub}_2$", labelpad=1)
+    fig.colorbar(sc, ax=list(axes), shrink=0.8, label="colour = $c_1$")
+    return fig
+
+
+def plot_r2_by_dim(rows, *, models, keys: dict, unit_key=("tree", "seed")):
+    """Mean held-out R^2 against dim c(m) of the test mask, one panel per measured quantity,
+    one line per model, with the spread (min..max) over units as a band.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Result rows with ``model``, ``predicted_dim`` and the fields named in ``keys``
+        (:func:`mae_theory.tree_mae.run_theorem2_random_masks`).
+    models : sequence of str
+        Which models to draw, in legend order.
+    keys : dict of str -> str
+        Row field to panel title, e.g. ``{"r2_in_c": "members of c(m)"}``.
+    unit_key : tuple of str
+        Row fields that name one independent unit (a tree and a seed): each unit is first
+        averaged over its masks of the same dim c(m); the band spans the units.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rows = [dict(model=m, predicted_dim=d, tree=0, seed=s, a=v)
+    ...         for m, v in (("cut", 1.0), ("wide", 0.5)) for d in (2, 6) for s in (0, 1)]
+    >>> fig = plot_r2_by_dim(rows, models=["cut", "wide"], keys={"a": "A"})
+    >>> [float(y) for y in fig.axes[0].lines[0].get_ydata()]
+    [1.0, 1.0]
+    >>> plt.close("all")
+    """
+    if not rows or not isinstance(rows, (list, tuple)):
+        raise TypeError("rows must be a non-empty list of result dicts.")
+    if not keys or not isinstance(keys, dict):
+        raise TypeError("keys must be a non-empty dict {row field: panel title}.")
+    missing = {k for k in ("model", "predicted_dim", *keys, *unit_key) if k not in rows[0]}
+    if missing:
+        raise ValueError(f"rows lack the fields {sorted(missing)}; each row needs model, "
+                         f"predicted_dim, {sorted(keys)} and {list(unit_key)}.")
+    dims = sorted({r["predicted_dim"] for r in rows})
+    units = sorted({tuple(r[k] for k in unit_key) for r in rows})
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.0),
+                             sharey=True, squeeze=False, constrained_layout=True)
+    styles = [("o", "-"), ("s", "--"), ("^", ":")]
+    for ax, (key, title) in zip(axes[0], keys.items()):
+        for i, model in enumerate(models):
+            per_unit = np.array([[np.mean([r[key] for r in rows if r["model"] == model
+                                           and r["predicted_dim"] == d
+                                           and tuple(r[k] for k in unit_key) == u])
+                                  for d in dims] for u in units])
+            colour = OKABE_ITO[i % len(OKABE_ITO)] if i < 2 else "0.45"
+            marker, ls = styles[i % len(styles)]
+            ax.fill_between(dims, per_unit.min(0), per_unit.max(0), color=colour, alpha=0.18,
+                            linewidth=0)
+            ax.plot(dims, per_unit.mean(0), marker=marker, ls=ls, color=colour, label=model)
+        ax.set_title(title)
+        ax.set_xlabel(r"$\dim c(m)$ of the held-out mask")
+        ax.set_xticks(dims)
+    axes[0, 0].set_ylabel("held-out $R^2$ (mean, band: min..max)")
+    axes[0, 0].set_ylim(-0.05, 1.05)
+    axes[0, -1].legend(title="encoder", loc="center right")
+    return fig

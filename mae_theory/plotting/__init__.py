@@ -24,13 +24,7 @@ from .hierarchy import (
     tree_layout,
 )
 from .images import plot_patches, plot_reconstructions, show_images
-from .leakage import (
-    plot_expected_dim,
-    plot_leakage_profile,
-    plot_theory_vs_measured,
-    plot_tree_r2,
-    plot_tree_r2_panels,
-)
+from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
 from .representations import (
     plot_cka_matrices,
@@ -38,6 +32,7 @@ from .representations import (
     plot_invertible_toy,
     plot_r2_by_dim,
     plot_seed_curves,
+    plot_tree_r2_panels,
 )
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .sweeps import (

@@ -18,7 +18,7 @@ from .style import OKABE_ITO, _new_axes
 IN_C, VISIBLE_ONLY, MASKED_ONLY = OKABE_ITO[0], OKABE_ITO[1], "#BBBBBB"
 
 __all__ = ["expected_dim_curves", "plot_expected_dim", "plot_leakage_profile",
-           "plot_theory_vs_measured", "plot_tree_r2", "plot_tree_r2_panels"]
+           "plot_theory_vs_measured", "plot_tree_r2"]
 
 
 def _check_r2_rows(name: str, rows, nodes) -> np.ndarray:
@@ -89,13 +89,8 @@ def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Se
 
 def plot_tree_r2(tree, own_r2: Mapping[str, float], masked: Sequence[str],
                  predicted: Sequence[str] = (), *, ax=None, title: str | None = None,
-                 colorbar: bool = True, label_size: float = 7, node_size: float = 260,
-                 names: Mapping[str, str] | None = None):
+                 colorbar: bool = True):
     """The tree drawn with each node coloured by R^2 (viridis); masked leaves boxed, c(m) ringed.
-
-    ``colorbar=False`` leaves the colourbar to the caller (one for several panels,
-    :func:`plot_tree_r2_panels`); ``label_size`` (pt) and ``node_size`` (pt^2) size the node
-    labels and markers; ``names`` relabels nodes (e.g. ``{"r": r"$\\rho$"}``).
 
     Examples
     --------
@@ -125,11 +120,11 @@ def plot_tree_r2(tree, own_r2: Mapping[str, float], masked: Sequence[str],
     for v in tree.nodes:
         x, y = pos[v]
         r2 = float(np.clip(own_r2.get(v, np.nan), 0, 1))
-        ax.scatter([x], [y], s=node_size, color=cmap(r2), zorder=2,
+        ax.scatter([x], [y], s=260, color=cmap(r2), zorder=2,
                    edgecolors=IN_C if v in predicted else "none", linewidths=2.5,
                    marker="s" if v in masked else "o")
-        ax.annotate((names or {}).get(v, v), (x, y), ha="center", va="center",
-                    fontsize=label_size, color="white" if r2 < 0.6 else "black", zorder=3)
+        ax.annotate(v, (x, y), ha="center", va="center", fontsize=7,
+                    color="white" if r2 < 0.6 else "black", zorder=3)
     if colorbar:
         sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
         ax.figure.colorbar(sm, ax=ax, label=r"$R^2$", shrink=0.8)
@@ -140,60 +135,6 @@ def plot_tree_r2(tree, own_r2: Mapping[str, float], masked: Sequence[str],
     if title:
         ax.set_title(title)
     return ax
-
-
-def plot_tree_r2_panels(tree, panels: Mapping[str, tuple], *, width: float = 7.5,
-                        row_height: float = 1.75):
-    """Several :func:`plot_tree_r2` panels stacked in rows, with ONE colourbar for the shared
-    R^2 scale, 10-pt node labels, the root labelled :math:`\\rho`, and a legend of the marks.
-
-    Parameters
-    ----------
-    tree : LatentTree
-    panels : dict of str -> (own_r2, masked, predicted)
-        Panel title to the arguments of :func:`plot_tree_r2`.
-    width, row_height : float
-        Figure width and the height of one row, in inches.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import matplotlib.pyplot as plt
-    >>> from mae_theory.hierarchy import LatentTree
-    >>> t = LatentTree.balanced(2, 2)
-    >>> r2 = {v: 0.5 for v in t.nodes}
-    >>> fig = plot_tree_r2_panels(t, {"A": (r2, ["x1"], ["r"]), "B": (r2, ["x4"], ["r"])})
-    >>> len(fig.axes)                       # two panels, one colourbar
-    3
-    >>> plt.close("all")
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    if not isinstance(panels, Mapping) or not panels:
-        raise TypeError("panels must be a non-empty dict {title: (own_r2, masked, predicted)}; "
-                        f"got {type(panels).__name__}.")
-    fig, axes = plt.subplots(len(panels), 1, figsize=(width, row_height * len(panels) + 0.4),
-                             squeeze=False, constrained_layout=True)
-    names = {tree.root: r"$\rho$"}
-    for ax, (title, (own_r2, masked, predicted)) in zip(axes[:, 0], panels.items()):
-        plot_tree_r2(tree, own_r2, masked, predicted, ax=ax, colorbar=False, label_size=10,
-                     node_size=420, names=names)
-        ax.set_title(title, loc="left", fontsize=11)
-        ax.margins(x=0.04, y=0.2)
-    sm = plt.cm.ScalarMappable(cmap=plt.get_cmap("viridis"), norm=plt.Normalize(0, 1))
-    fig.colorbar(sm, ax=list(axes[:, 0]), shrink=0.7, label=r"mean $R^2$ of own information")
-    handles = [Line2D([], [], ls="none", marker="o", ms=10, mfc="white", mec=IN_C, mew=2.5,
-                      label="predicted member of $c(m)$"),
-               Line2D([], [], ls="none", marker="s", ms=10, mfc="0.7", mec="none",
-                      label="masked leaf"),
-               Line2D([], [], ls="none", marker="o", ms=10, mfc="0.7", mec="none",
-                      label="visible leaf or latent")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9)
-    return fig
 
 
 def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None = None,

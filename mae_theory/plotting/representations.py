@@ -1,6 +1,4 @@
-"""Figures of representations: identifiability up to an invertible map (chapter 3), the T2b
-comparison of encoders by dim c(m) (chapter 3), representations across layers and measurements
-over seeds (chapters 7-8)."""
+"""Figures of representations across layers and of measurements over seeds (chapters 7-8)."""
 
 from __future__ import annotations
 
@@ -135,6 +133,7 @@ def plot_grouped_bars(categories, series: dict, *, ax=None, ylabel: str = "value
     return ax
 
 
+# --- chapter 3: identifiability up to an invertible map, fig-ch3-t2, T2b ----------------------
 def plot_invertible_toy(toy, *, axes=None):
     """Three scatter panels of :func:`~mae_theory.probes.invertible_map_toy`: the latent
     :math:`c`, an invertible :math:`h(c)` and a fold :math:`f(c)`, every point coloured by its
@@ -251,4 +250,65 @@ def plot_r2_by_dim(rows, *, models, keys: dict, unit_key=("tree", "seed")):
     axes[0, 0].set_ylabel("held-out $R^2$ (mean, band: min..max)")
     axes[0, 0].set_ylim(-0.05, 1.05)
     axes[0, -1].legend(title="encoder", loc="center right")
+    return fig
+
+
+def plot_tree_r2_panels(tree, panels, *, width: float = 7.5, row_height: float = 1.75,
+                        label_size: float = 10, node_size: float = 420):
+    """Several :func:`~mae_theory.plotting.plot_tree_r2` trees stacked in rows, with ONE
+    colourbar for the shared R^2 scale, ``label_size``-pt node labels, the root labelled
+    :math:`\\rho`, and a legend of the marks (chapter 3, fig-ch3-t2).
+
+    Parameters
+    ----------
+    tree : LatentTree
+    panels : dict of str -> (own_r2, masked, predicted)
+        Panel title to the arguments of ``plot_tree_r2``.
+    width, row_height : float
+        Figure width and the height of one row, in inches.
+    label_size, node_size : float
+        Node labels in points (9 or more for print) and node markers in points squared.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> r2 = {v: 0.5 for v in t.nodes}
+    >>> fig = plot_tree_r2_panels(t, {"A": (r2, ["x1"], ["r"]), "B": (r2, ["x4"], ["r"])})
+    >>> len(fig.axes)                       # two panels, one colourbar
+    3
+    >>> plt.close("all")
+    """
+    from matplotlib.lines import Line2D
+
+    from .leakage import IN_C, plot_tree_r2
+
+    if not isinstance(panels, dict) or not panels:
+        raise TypeError("panels must be a non-empty dict {title: (own_r2, masked, predicted)}; "
+                        f"got {type(panels).__name__}.")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, row_height * len(panels) + 0.4),
+                             squeeze=False, constrained_layout=True)
+    for ax, (title, (own_r2, masked, predicted)) in zip(axes[:, 0], panels.items()):
+        plot_tree_r2(tree, own_r2, masked, predicted, ax=ax, colorbar=False)
+        for text in ax.texts:  # the print sizes, whatever plot_tree_r2's defaults are
+            text.set_fontsize(label_size)
+            if text.get_text() == tree.root:
+                text.set_text(r"$\rho$")
+        for marks in ax.collections:
+            marks.set_sizes([node_size])
+        ax.set_title(title, loc="left", fontsize=11)
+        ax.margins(x=0.04, y=0.2)
+    sm = plt.cm.ScalarMappable(cmap=plt.get_cmap("viridis"), norm=plt.Normalize(0, 1))
+    fig.colorbar(sm, ax=list(axes[:, 0]), shrink=0.7, label=r"mean $R^2$ of own information")
+    handles = [Line2D([], [], ls="none", marker="o", ms=10, mfc="white", mec=IN_C, mew=2.5,
+                      label="predicted member of $c(m)$"),
+               Line2D([], [], ls="none", marker="s", ms=10, mfc="0.7", mec="none",
+                      label="masked leaf"),
+               Line2D([], [], ls="none", marker="o", ms=10, mfc="0.7", mec="none",
+                      label="visible leaf or latent")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9)
     return fig

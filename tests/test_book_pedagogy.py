@@ -76,12 +76,15 @@ def _exercises(cells):
                              _text(c), flags=re.S | re.M):
             text_of[m.group(2)] = m.group(1) + "\n" + m.group(3)
     for label, text in text_of.items():
-        start = next((i for i, c in enumerate(cells)
-                      if re.search(r"\{solution-start\} " + re.escape(label) + r"\b", _text(c))), None)
+        marker = re.compile(r"\{solution-start\} " + re.escape(label) + r"\b")
+        start = next((i for i, c in enumerate(cells) if marker.search(_text(c))), None)
         if start is None:
             yield label, text, []
             continue
-        end = next(i for i in range(start, len(cells)) if "{solution-end}" in _text(cells[i]))
+        after = _text(cells[start])[marker.search(_text(cells[start])).end():]
+        end = start if "{solution-end}" in after else next(
+            (i for i in range(start + 1, len(cells)) if "{solution-end}" in _text(cells[i])),
+            len(cells) - 1)
         yield label, text, cells[start:end + 1]
 
 

@@ -16,10 +16,10 @@ def test_swirl_is_a_bijection_and_fold_is_not():
 
 def test_probes_read_c1_from_the_bijection_only():
     toy = invertible_map_toy(600, seed=1)
-    lin, ker = toy.r2["invertible h(c)"]
+    lin, ker = toy.r2["invertible phi(c)"]
     assert ker > 0.95 and lin < 0.9  # all of c_1 is there, but not linearly
     assert toy.r2["latent c"][0] > 0.99
-    assert abs(toy.r2["folding f(c)"][1]) < 0.1  # the sign of c_1 is gone
+    assert abs(toy.r2["folding"][1]) < 0.1  # the sign of c_1 is gone
     assert invertible_map_toy(600, seed=1).r2 == toy.r2  # seeded
 
 

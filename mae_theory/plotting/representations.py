@@ -136,8 +136,8 @@ def plot_grouped_bars(categories, series: dict, *, ax=None, ylabel: str = "value
 # --- chapter 3: identifiability up to an invertible map, fig-ch3-t2, T2b ----------------------
 def plot_invertible_toy(toy, *, axes=None):
     """Three scatter panels of :func:`~mae_theory.probes.invertible_map_toy`: the latent
-    :math:`c`, an invertible :math:`h(c)` and a fold :math:`f(c)`, every point coloured by its
-    :math:`c_1`, one shared colourbar; each panel states the held-out :math:`R^2` of :math:`c_1`.
+    :math:`c`, an invertible :math:`\\phi(c)` and the fold :math:`(|c_1|, c_2)`, every point
+    coloured by its :math:`c_1`, one shared colourbar; each panel states the held-out :math:`R^2` of :math:`c_1`.
 
     Parameters
     ----------
@@ -169,8 +169,8 @@ def plot_invertible_toy(toy, *, axes=None):
     fig = axes[0].figure
     c1 = _np(toy.c[:, 0])
     order = np.random.default_rng(0).permutation(c1.size)  # no colour is always drawn on top
-    titles = {"latent c": "latent $c$", "invertible h(c)": r"invertible: $\hat c = h(c)$",
-              "folding f(c)": r"folding: $\hat c = f(c)$"}
+    titles = {"latent c": "latent $c$", "invertible phi(c)": r"invertible: $\hat c = \phi(c)$",
+              "folding": r"folding: $\hat c = (|c_1|, c_2)$"}
     sc = None
     for i, (ax, (name, z)) in enumerate(zip(axes, toy.maps.items())):
         z = _np(z)

@@ -1,8 +1,9 @@
 """A two-dimensional toy of "identifiable up to an invertible map" (chapter 3).
 
-Kong et al.'s Theorem 2 promises an encoder output :math:`\\hat c = h(c)` with :math:`h`
-invertible: nothing of the shared latents :math:`c` is lost, but its coordinates may be bent and
-mixed. This module draws a 2-D latent :math:`c`, maps it once by an invertible map (a swirl) and
+Kong et al.'s Theorem 2 promises an encoder output :math:`\\hat c = \\phi(c)` with
+:math:`\\phi` invertible (they write :math:`h`, which this book keeps for the mesh size):
+nothing of the shared latents :math:`c` is lost, but its coordinates may be bent and mixed.
+This module draws a 2-D latent :math:`c`, maps it once by an invertible map (a swirl) and
 once by a map that is not injective (a fold), and reads :math:`c_1` back from each with the
 probes of :mod:`mae_theory.probes.regression`: the kernel probe recovers :math:`c_1` from any
 bijection, the linear probe only from its linear part, and neither from the fold.
@@ -54,8 +55,8 @@ class InvertibleToy:
     """Samples of a 2-D latent, two candidate representations of it, and what probes read.
 
     ``c`` (N, 2): the latent, uniform on the square :math:`[-1, 1]^2`; ``maps``: name ->
-    (N, 2) representation, in drawing order (the latent itself, the swirl :math:`h(c)`, the
-    fold :math:`f(c)`); ``r2``: name -> (linear, kernel) held-out :math:`R^2` of :math:`c_1`
+    (N, 2) representation, in drawing order (the latent itself, the swirl :math:`\\phi(c)`, the
+    fold :math:`(|c_1|, c_2)`); ``r2``: name -> (linear, kernel) held-out :math:`R^2` of :math:`c_1`
     from that representation (:func:`~mae_theory.probes.probe_r2`).
     """
 
@@ -85,14 +86,14 @@ def invertible_map_toy(n: int = 1000, *, strength: float = 3.0,
     --------
     >>> toy = invertible_map_toy(400, seed=0)
     >>> list(toy.maps)
-    ['latent c', 'invertible h(c)', 'folding f(c)']
-    >>> lin, ker = toy.r2["invertible h(c)"]
-    >>> ker > 0.95, lin < ker, toy.r2["folding f(c)"][1] < 0.2
+    ['latent c', 'invertible phi(c)', 'folding']
+    >>> lin, ker = toy.r2["invertible phi(c)"]
+    >>> ker > 0.95, lin < ker, toy.r2["folding"][1] < 0.2
     (True, True, True)
     """
     n = check_int("n", n, low=8, fix="The probes hold out half the samples.")
     strength = check_float("strength", strength)
     c = torch.rand(n, 2, generator=make_generator(seed)) * 2.0 - 1.0
-    maps = {"latent c": c, "invertible h(c)": swirl(c, strength), "folding f(c)": fold(c)}
+    maps = {"latent c": c, "invertible phi(c)": swirl(c, strength), "folding": fold(c)}
     r2 = {name: probe_r2(z, {"c1": c[:, 0]}, seed=seed)["c1"] for name, z in maps.items()}
     return InvertibleToy(c, maps, r2)

@@ -137,7 +137,8 @@ def plot_grouped_bars(categories, series: dict, *, ax=None, ylabel: str = "value
 def plot_invertible_toy(toy, *, axes=None):
     """Three scatter panels of :func:`~mae_theory.probes.invertible_map_toy`: the latent
     :math:`c`, an invertible :math:`\\phi(c)` and the fold :math:`(|c_1|, c_2)`, every point
-    coloured by its :math:`c_1`, one shared colourbar; each panel states the held-out :math:`R^2` of :math:`c_1`.
+    coloured by its :math:`c_1`, one shared colourbar; each panel states the held-out
+    :math:`R^2` of :math:`c_1`.
 
     Parameters
     ----------

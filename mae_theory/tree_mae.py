@@ -12,6 +12,12 @@ boundary targets, the frontier of c(m), the mean dimension over masks); this mod
 the experiment. Reading order: the prediction for a split of the leaves (:func:`mixed_nodes`),
 the config and the run (:class:`TreeMAEConfig`, :func:`train_tree_mae`), probing
 (:func:`probe_mask`, :func:`summarise_profile`), and the cached experiment drivers.
+
+Notation (book/notation.md): the leaves :math:`x_1, \\dots, x_L` are the tokens, each of
+dimension :math:`d_x`; a mask :math:`m` is given by its masked leaf names (``masked``), with
+:math:`x_m` masked and :math:`x_{m^c}` visible; :math:`\\hat c \\in \\mathbb R^d` is the encoder's
+representation (``latent_dim`` = :math:`d`); :math:`r` is the mask ratio and :math:`u` the
+masking unit of random masks. The root :math:`\\rho` is the node named ``"r"``.
 """
 
 from __future__ import annotations
@@ -221,8 +227,8 @@ class TreeMAERun:
     model: TokenMAE
     config: TreeMAEConfig
     seed: int
-    mean: torch.Tensor  # (L, D) token means of the training data
-    std: torch.Tensor  # (L, D) token standard deviations
+    mean: torch.Tensor  # (L, d_x) token means of the training data
+    std: torch.Tensor  # (L, d_x) token standard deviations
     final_loss: float
 
     def features(self, x: torch.Tensor, mask=None) -> torch.Tensor:
@@ -584,7 +590,7 @@ def surplus_members(tree, rows: Sequence[dict]) -> list[dict]:
 
 
 def level_in_c_probability(tree, level: int | None = None) -> dict[int, float]:
-    """For each number k of masked leaves, the share of all k-leaf masks whose c(m) holds a
+    """For each number n of masked leaves, the share of all n-leaf masks whose c(m) holds a
     latent of ``level`` (default: the deepest latent level). Exhaustive: small trees only.
 
     Examples
@@ -1184,7 +1190,7 @@ def run_theorem2_random_masks(tree, cfg: TreeMAEConfig, seed: int, *, train_mask
 
 def masked_mse_of_mean(x: torch.Tensor, masks: torch.Tensor) -> float:
     """The trivial predictor's masked error: predicting 0 (the training mean) for standardised
-    ``x`` (N, L, D), averaged over ``masks`` (K, L) like :func:`masked_mse`.
+    ``x`` (N, L, d_x), averaged over ``masks`` (K, L) like :func:`masked_mse`.
 
     Examples
     --------

@@ -250,7 +250,8 @@ def plot_r2_by_dim(rows, *, models, keys: dict, unit_key=("tree", "seed")):
         ax.set_xticks(dims)
     axes[0, 0].set_ylabel("held-out $R^2$ (mean, band: min..max)")
     axes[0, 0].set_ylim(-0.05, 1.05)
-    axes[0, -1].legend(title="encoder", loc="center right")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), title="encoder", ncols=len(models),
+               loc="outside lower center")
     return fig
 
 

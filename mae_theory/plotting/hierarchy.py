@@ -9,6 +9,7 @@ are at least 9 pt and no default figure is wider than 7.5 in.
 
 from __future__ import annotations
 
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
@@ -25,6 +26,12 @@ ROOT_LABEL = "ρ"
 def _name(tree, v: str, root_label: str | None) -> str:
     """A node's label: ``root_label`` for the root (None: its package name)."""
     return root_label if (root_label is not None and v == tree.root) else v
+
+
+def _luminance(colour) -> float:
+    """Relative luminance (0 black, 1 white); below 0.18 white text contrasts more than black."""
+    r, g, b = (c ** 2.2 for c in mcolors.to_rgb(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _tex(tree, v: str, root_label: str | None = ROOT_LABEL) -> str:
@@ -98,7 +105,8 @@ def plot_tree(tree, *, masked=None, ax=None, labels: bool = True, title: str | N
         ax.scatter([x], [y], s=size, c=[colour], marker="s" if leaf else "o", hatch=hatch,
                    edgecolors=edge, linewidths=lw, alpha=alpha, zorder=2)
         if labels and n_leaves <= 32:
-            dark = masked is not None and v in deepest
+            dark = (masked is not None and v in deepest) or (
+                alpha == 1.0 and _luminance(colour) < 0.18)
             ax.annotate(_name(tree, v, root_label), (x, y), ha="center", va="center",
                         fontsize=fontsize, color="white" if dark else "black", zorder=3,
                         bbox=dict(boxstyle="round,pad=0.05", fc="white", ec="none", alpha=0.8)

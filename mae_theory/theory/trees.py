@@ -144,7 +144,7 @@ def frontier(tree: LatentTree, nodes) -> frozenset[str]:
 
 
 def shared_dim(tree: LatentTree, masked) -> int:
-    """Information dimension of c(m): d_rho + d_eps (|c(m)| - 1) (``root_dim``, ``noise_dim``).
+    """Information dimension of c(m): ``d_rho + d_eps * (#c(m) - 1)`` (root_dim, noise_dim).
 
     Why: the mixed nodes form a subtree containing the root; the deepest ones determine it
     (invertible edges), and its information is the root plus the own noise eps_v of every

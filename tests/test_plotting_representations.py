@@ -73,3 +73,15 @@ def test_tree_r2_panels_share_one_colourbar_and_readable_labels():
     ax = plot_tree_r2(t, r2, ["x1"], ["r"])
     assert len(ax.figure.axes) == 2
     plt.close("all")
+
+
+def test_leakage_profile_prints_at_9_pt_with_the_root_as_rho():
+    # chapter 3's fig-ch3-t1 (plotting.leakage.plot_leakage_profile)
+    from mae_theory.hierarchy import LatentTree
+    from mae_theory.plotting import plot_leakage_profile
+
+    t = LatentTree.balanced(2, 2)
+    ax = plot_leakage_profile(t, [{v: 0.5 for v in t.nodes}], ["x1"], ["r"])
+    ticks = ax.get_xticklabels()
+    assert ticks[0].get_text() == r"$\rho$" and min(x.get_fontsize() for x in ticks) >= 9
+    plt.close("all")

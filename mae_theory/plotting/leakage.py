@@ -38,10 +38,10 @@ def _check_r2_rows(name: str, rows, nodes) -> np.ndarray:
 
 def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Sequence[str],
                          predicted: Sequence[str], *, control: Sequence[Mapping] | None = None,
-                         ax=None, title: str | None = None, fontsize: float = 8):
+                         ax=None, title: str | None = None, fontsize: float = 9):
     """Bars of nonlinear R^2 per node (mean over seeds, error bar = min..max), coloured by role.
 
-    ``fontsize`` sets the node names and the legend (9 or more for print).
+    ``fontsize`` sets the node names (the root is :math:`\\rho`) and the legend, in points.
 
     Parameters
     ----------
@@ -78,7 +78,7 @@ def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Se
 
     handles = [Patch(color=col, label=role) for role, col in colours.items()]
     handles += ax.get_legend_handles_labels()[0]
-    labels = [f"{v}" + ("*" if v in masked else "") for v in nodes]
+    labels = [(r"$\rho$" if v == tree.root else v) + ("*" if v in masked else "") for v in nodes]
     ax.set_xticks(xs, labels, rotation=0, fontsize=fontsize)
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel(r"$R^2$ of own information")

@@ -25,3 +25,11 @@ def test_grouped_bars_and_cka_panels():
     with pytest.raises(ValueError, match="at least one model"):
         plot_cka_matrices({})
     plt.close("all")
+
+
+def test_cka_panels_fit_a_page():
+    fig = plot_cka_matrices({k: np.eye(7) for k in "abc"}, axis_label="state $b$")
+    assert fig.get_size_inches()[0] <= 7.5
+    assert fig.axes[0].get_xlabel() == "state $b$"
+    assert len(fig.axes) == 4  # three panels, one shared colourbar
+    plt.close("all")

@@ -8,12 +8,15 @@ One file per family of figures, so a chapter's figures are easy to find:
 - :mod:`~mae_theory.plotting.leakage`: leakage profiles and theory-vs-measurement (chapters 3-4);
 - :mod:`~mae_theory.plotting.training`: loss curves and sweeps over the masking ratio.
 - :mod:`~mae_theory.plotting.sweeps`: named experiments against the papers (chapter 9).
+- :mod:`~mae_theory.plotting.propagation`: a block's update against its bound (chapter 7);
+- :mod:`~mae_theory.plotting.decoder`: paired differences with their intervals (chapter 8).
 
 Every function takes torch tensors or numpy arrays alike, draws into an axes or figure it is
 given (or a new one), returns it, and never calls ``plt.show()``: the notebook displays it.
 """
 
 from .beyond import plot_erank_vs_ratio, plot_fit_scatter, plot_reach, plot_subspace_accuracy
+from .decoder import plot_paired_differences
 from .hierarchy import (
     plot_child_vs_parent,
     plot_shared_latents,
@@ -24,6 +27,7 @@ from .hierarchy import (
 from .images import plot_patches, plot_reconstructions, show_images
 from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
+from .propagation import plot_update_saturation
 from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .sweeps import (
@@ -40,6 +44,8 @@ __all__ = [
     "plot_fit_scatter",
     "plot_reach",
     "plot_subspace_accuracy",
+    "plot_paired_differences",
+    "plot_update_saturation",
     "plot_differences",
     "plot_psnr_ssim",
     "plot_sweep",

@@ -27,7 +27,7 @@ from .hierarchy import (
 from .images import plot_patches, plot_reconstructions, show_images
 from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
-from .propagation import plot_update_saturation
+from .propagation import plot_update_vs_scale
 from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .sweeps import (
@@ -45,7 +45,7 @@ __all__ = [
     "plot_reach",
     "plot_subspace_accuracy",
     "plot_paired_differences",
-    "plot_update_saturation",
+    "plot_update_vs_scale",
     "plot_differences",
     "plot_psnr_ssim",
     "plot_sweep",

@@ -7,8 +7,11 @@ import numpy as np
 from .style import OKABE_ITO, _new_axes, _np
 
 
-def plot_update_saturation(scales, updates, bound: float, *, ax=None):
+def plot_update_vs_scale(scales, updates, bound: float, *, ax=None):
     """Mean per-token update of one block against the input scale, with its bound as a line.
+
+    The x axis is logarithmic (scales span decades); the y axis is linear from 0, so the gap
+    between the update and its bound reads at its true size.
 
     Parameters
     ----------
@@ -28,9 +31,9 @@ def plot_update_saturation(scales, updates, bound: float, *, ax=None):
     Examples
     --------
     >>> import numpy as np, matplotlib.pyplot as plt
-    >>> ax = plot_update_saturation([0.1, 1.0, 10.0], np.ones((3, 4)), 2.0)
-    >>> ax.get_xscale(), len(ax.lines)
-    ('log', 2)
+    >>> ax = plot_update_vs_scale([0.1, 1.0, 10.0], np.ones((3, 4)), 2.0)
+    >>> ax.get_xscale(), ax.get_yscale(), float(ax.get_ylim()[0]), len(ax.lines)
+    ('log', 'linear', 0.0, 2)
     >>> plt.close("all")
     """
     s = _np(scales).ravel()
@@ -38,8 +41,9 @@ def plot_update_saturation(scales, updates, bound: float, *, ax=None):
     if not np.isfinite(bound) or bound <= 0:
         raise ValueError(f"bound Gamma_b must be a positive number; got {bound!r}.")
     ax = _new_axes(ax, figsize=(4.8, 3.0))
-    ax.loglog(s, u.mean(axis=1), "o", color=OKABE_ITO[0], label="measured mean update")
+    ax.semilogx(s, u.mean(axis=1), "o", color=OKABE_ITO[0], label="measured mean update")
     ax.axhline(bound, ls="--", color="0.3", label=r"bound $\Gamma_b$ (theory)")
+    ax.set_ylim(0.0, 1.12 * max(bound, float(u.mean(axis=1).max())))
     ax.set_xlabel(r"input scale $\|X_b\| / \sqrt{D}$")
     ax.set_ylabel(r"update $\|X_{b+1} - X_b\|$")
     ax.legend(fontsize="small")

@@ -80,7 +80,9 @@ def test_plot_kernel_nodes_marks_kept_and_masked_tokens():
     assert ax.images[0].get_clim() == (0.0, 2.0)
     assert len(ax.figure.axes) == 2  # the panel and its colour bar
     ax2 = P.plot_kernel_nodes(np.ones((8, 8)), grid=2)
-    assert _labels(ax2) == ["kept token (node)"]
+    assert _labels(ax2) == ["kept token (node)"] and len(ax2.lines) == 1 + 2  # one boundary each
+    ax3 = P.plot_kernel_nodes(np.ones((8, 8)), grid=4, boundaries=False)
+    assert len(ax3.lines) == 1  # nodes only
     with pytest.raises(ValueError, match="keep must have"):
         P.plot_kernel_nodes(np.ones((8, 8)), grid=2, keep=np.ones(3))
     with pytest.raises(ValueError, match="square"):

@@ -201,7 +201,7 @@ def plot_spectra(spectra: dict, *, ax=None):
 
 def plot_kernel_nodes(kernel, *, grid: int | None = None, keep=None, query=None,
                       title: str | None = None, vmax: float | None = None,
-                      colorbar: bool = False, ax=None):
+                      colorbar: bool = False, boundaries: bool = True, ax=None):
     """An attention kernel ``kappa(xi, .)`` on ``Omega = [0, 1]^2`` and the nodes that sum it.
 
     Parameters
@@ -217,6 +217,7 @@ def plot_kernel_nodes(kernel, *, grid: int | None = None, keep=None, query=None,
     query : optional ``(xi_1, xi_2)``: the query point, drawn as a star
     vmax : the top of the colour scale (share it across panels); the bottom is 0
     colorbar : add a colour bar for this panel (once per shared scale)
+    boundaries : draw the patch boundaries (turn off for fine grids, where they clutter)
 
     Examples
     --------
@@ -235,7 +236,7 @@ def plot_kernel_nodes(kernel, *, grid: int | None = None, keep=None, query=None,
                    interpolation="nearest")
     if grid is not None:
         g = int(grid)
-        for t in np.arange(1, g) / g:
+        for t in np.arange(1, g) / g if boundaries else ():
             ax.axhline(t, color="white", lw=0.6, alpha=0.7)
             ax.axvline(t, color="white", lw=0.6, alpha=0.7)
         c = (np.arange(g) + 0.5) / g
@@ -248,7 +249,7 @@ def plot_kernel_nodes(kernel, *, grid: int | None = None, keep=None, query=None,
         ax.plot(cols[kept], rows[kept], "o", color="white", mec="black", ms=4, ls="none",
                 label="kept token (node)")
         if not kept.all():
-            ax.plot(cols[~kept], rows[~kept], "x", color="#D55E00", ms=4, mew=1.2, ls="none",
+            ax.plot(cols[~kept], rows[~kept], "x", color="#D55E00", ms=3.5, mew=1.0, ls="none",
                     label="masked token")
     if query is not None:
         ax.plot([query[1]], [query[0]], "*", color="#E69F00", mec="black", ms=12, ls="none",

@@ -202,12 +202,13 @@ def plot_mask_tree(tree, masked: Sequence[str], *, highlight: Sequence[str] = ()
     pos = _tree_layout(tree)
     _draw_edges(ax, tree, pos)
     leaves = set(tree.leaves)
+    size = 330 if max(len(v) for v in tree.nodes) <= 2 else 520  # room for 3-letter names
     for v in tree.nodes:
         x, y = pos[v]
         leaf, hidden = v in leaves, v in masked
         face = (MASKED_LEAF if hidden else "white") if leaf else (
             IN_C if roles[v] == ROLES[0] else "white")
-        ax.scatter([x], [y], s=330, marker="s" if leaf else "o", color=face, zorder=2,
+        ax.scatter([x], [y], s=size, marker="s" if leaf else "o", color=face, zorder=2,
                    hatch="////" if hidden else None,
                    edgecolors=HIGHLIGHT if v in highlight else "0.3",
                    linewidths=3.0 if v in highlight else 1.0)

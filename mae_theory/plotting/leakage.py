@@ -169,7 +169,7 @@ def plot_mask_tree(tree, masked: Sequence[str], *, highlight: Sequence[str] = ()
                    title: str | None = None):
     """A concept picture of one mask on a tree: which latents are shared, c(m).
 
-    Masked leaves are dark hatched squares, visible leaves white squares; the latents of
+    Masked leaves are dark squares hatched in white, visible leaves white squares; the latents of
     c(m) = :func:`~mae_theory.theory.shared_latents` (a masked *and* a visible leaf below them)
     are filled blue, the other latents white. ``highlight`` nodes get a thick orange ring.
     Every node is labelled (9 pt; the root is $\\rho$).
@@ -210,8 +210,8 @@ def plot_mask_tree(tree, masked: Sequence[str], *, highlight: Sequence[str] = ()
             IN_C if roles[v] == ROLES[0] else "white")
         ax.scatter([x], [y], s=size, marker="s" if leaf else "o", color=face, zorder=2,
                    hatch="////" if hidden else None,
-                   edgecolors=HIGHLIGHT if v in highlight else "0.3",
-                   linewidths=3.0 if v in highlight else 1.0)
+                   edgecolors=HIGHLIGHT if v in highlight else ("white" if hidden else "0.3"),
+                   linewidths=3.0 if v in highlight else 1.0)  # white hatch on a masked leaf
         dark = hidden or (not leaf and roles[v] == ROLES[0])
         ax.annotate(_node_label(tree, v), (x, y), ha="center", va="center", fontsize=9,
                     color="white" if dark else "black", zorder=3,

@@ -166,15 +166,15 @@ def bayes_error_split(tree: LatentTree, sample: Sample, masked: Iterable[str], s
     """The irreducible masked error given the visible leaves, split into latent and leaf noise.
 
     In an invertible tree the visible leaves fix every ancestor they have; a masked leaf ``j``
-    depends on them only through ``a``, its deepest ancestor with a visible leaf below it, and
-    the noises on the path from ``a`` down to ``j`` are unknown and independent. So the best
-    possible prediction is :math:`\\E[x_j \\mid z_a]` and its error
-    :math:`\\E\\,\\mathrm{Var}(x_j \\mid z_a)` splits exactly (law of total variance) into the
-    **leaf-noise part**
+    depends on them only through :math:`v^*`, its deepest ancestor with a visible leaf below
+    it, and the noises on the path from :math:`v^*` down to ``j`` are unknown and independent.
+    So the best possible prediction is :math:`\\E[x_j \\mid z_{v^*}]` and its error
+    :math:`\\E\\,\\mathrm{Var}(x_j \\mid z_{v^*})` splits exactly (law of total variance) into
+    the **leaf-noise part**
     :math:`\\E\\,\\mathrm{Var}(x_j \\mid z_{\\operatorname{Pa}(j)})`, which no mask ratio
-    can remove, and the **latent part** (the unknown latents between ``a`` and ``j``). Any model's
-    masked MSE is this floor plus its own excess (the cross term vanishes because the model
-    sees only the visible leaves). Variances come from ``n_draws`` redraws of the noises.
+    can remove, and the **latent part** (the unknown latents between :math:`v^*` and ``j``).
+    Any model's masked MSE is this floor plus its own excess (the cross term vanishes because
+    the model sees only the visible leaves). Variances come from ``n_draws`` redraws of the noises.
 
     Parameters
     ----------

@@ -76,6 +76,17 @@ def test_theory_is_a_line_and_absent_where_silent():
     assert np.isnan(ax.lines[0].get_ydata()[1])  # the line breaks where the theory is silent
 
 
+def test_level_profile_draws_mean_and_range_per_role_and_level():
+    vis = "visible side only"
+    tables = [{(0, "in c(m)"): (0.9, 1), (2, "in c(m)"): (0.2, 4), (2, vis): (0.5, 2)},
+              {(0, "in c(m)"): (0.7, 1), (2, "in c(m)"): (0.4, 4), (2, vis): (0.3, 2)}]
+    ax = L.plot_level_profile(tables, title="t")
+    first = ax.containers[0]
+    np.testing.assert_allclose(first.lines[0].get_ydata(), [0.8, 0.3])  # means over seeds
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(L.LEVEL_NAMES)
+    assert len(ax.containers) == 2  # the masked-side role has no data and is not drawn
+
+
 @pytest.mark.parametrize(("call", "error", "match"), [
     (lambda: L.plot_leakage_profile(TREE, [], ["x1"], ["r"]), TypeError,
      "own_r2 must be a non-empty list of dicts"),
@@ -93,6 +104,8 @@ def test_theory_is_a_line_and_absent_where_silent():
     (lambda: L.plot_mask_tree(TREE, ["x1"], highlight=["q"]), ValueError,
      "highlight must hold nodes of the tree"),
     (lambda: L.plot_mask_tree(TREE, ["q"]), ValueError, "masked must hold leaves of the tree"),
+    (lambda: L.plot_level_profile({(0, "in c(m)"): (1.0, 1)}), TypeError,
+     "tables must be a non-empty list of dicts"),
     (lambda: L.plot_tree_r2("tree", {}, ["x1"]), TypeError, "tree must be a LatentTree"),
     (lambda: L.plot_theory_vs_measured(3, [1.0], [[1.0]]), TypeError,
      "x must be a sequence of positions"),

@@ -22,8 +22,8 @@ HIGHLIGHT = OKABE_ITO[4]
 MASKED_LEAF = "0.25"
 """Fill of a masked leaf in the tree diagrams (dark, hatched: never mistaken for a value)."""
 
-__all__ = ["expected_dim_curves", "plot_expected_dim", "plot_leakage_profile", "plot_mask_tree",
-           "plot_theory_vs_measured", "plot_tree_r2", "theory_segments"]
+__all__ = ["expected_dim_curves", "plot_expected_dim", "plot_leakage_profile", "plot_level_profile",
+           "plot_mask_tree", "plot_theory_vs_measured", "plot_tree_r2", "theory_segments"]
 
 
 def _check_r2_rows(name: str, rows, nodes) -> np.ndarray:
@@ -338,4 +338,49 @@ def plot_expected_dim(tree, ratios: Sequence[float] = tuple(np.linspace(0.05, 0.
     ax.set_xlabel("mask ratio $r$")
     ax.set_ylabel(r"predicted $\mathbb{E}\,\dim c(m)$")
     ax.legend(fontsize=8)
+    return ax
+
+
+LEVEL_NAMES = ("root", "level 1", "level 2", "leaves")
+
+
+def plot_level_profile(tables: Sequence[Mapping], *, roles: Sequence[str] = ROLES,
+                       level_names: Sequence[str] = LEVEL_NAMES, ax=None,
+                       title: str | None = None):
+    """Own-information R^2 by tree level and node role: mean over seeds, bars min..max.
+
+    Parameters
+    ----------
+    tables : list of dict, one per seed
+        ``{(level, role): (mean R^2, n nodes)}``, e.g. ``tree_images.summary(...)["levels"]``.
+        A (level, role) pair is drawn only if every seed has it.
+    roles : the roles to draw, one marker and colour each
+    level_names : tick labels for levels 0, 1, ...
+
+    Examples
+    --------
+    >>> t = [{(0, "in c(m)"): (0.9, 1), (1, "in c(m)"): (0.5, 4)},
+    ...      {(0, "in c(m)"): (0.8, 1), (1, "in c(m)"): (0.4, 4)}]
+    >>> ax = plot_level_profile(t)
+    >>> len(ax.containers)  # one errorbar series per role that has data
+    1
+    """
+    if isinstance(tables, Mapping) or not isinstance(tables, Sequence) or not tables or not all(
+            isinstance(t, Mapping) for t in tables):
+        raise TypeError(f"tables must be a non-empty list of dicts {{(level, role): (R^2, n)}}, "
+                        f"one per seed; got {type(tables).__name__}.")
+    ax = _new_axes(ax, figsize=(4.0, 3.2))
+    markers = "os^v"
+    for k, role in enumerate(roles):
+        levels = [lev for lev in range(len(level_names)) if all((lev, role) in t for t in tables)]
+        if not levels:
+            continue
+        v = np.array([[t[(lev, role)][0] for lev in levels] for t in tables], dtype=float)
+        x, m = np.array(levels) + 0.12 * (k - 1), v.mean(axis=0)
+        ax.errorbar(x, m, yerr=[m - v.min(0), v.max(0) - m], fmt=markers[k % 4], capsize=3,
+                    color=OKABE_ITO[k + 1], label=role)
+    ax.set_xticks(range(len(level_names)), level_names)
+    ax.axhline(0, color="0.6", lw=0.6)
+    if title:
+        ax.set_title(title)
     return ax

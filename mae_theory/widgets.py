@@ -211,8 +211,8 @@ def patch_approximation_explorer(images: dict, sizes: Sequence[int] = (2, 4, 8, 
                                  order: int = 0) -> widgets.Widget:
     """Controls for the image, the patch size ``p`` (mesh size ``h = p/H``) and the order (0 or 1).
 
-    Each frame shows an image ``f``, its patch-wise approximation ``Pi_0 f`` or ``Pi_1 f`` and the error
-    ``f - Pi f``, with ``||f - Pi f||_{L2}`` (chapter 5).
+    Each frame shows an image ``f``, its patch-wise approximation (``Pi_0 f`` or ``Pi_1 f``), the
+    error ``f - Pi f`` and ``||f - Pi f||_{L2}`` (chapter 5).
 
     Parameters
     ----------

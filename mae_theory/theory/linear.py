@@ -239,7 +239,7 @@ def fixed_mask_optimum(cov, masked, rank: int | None = None):
             f"masked and one visible pixel; got shape {masked.shape}, {int(masked.sum())} masked."
         )
     n_m = int(masked.sum())
-    rank = n_m if rank is None else check_int("rank", rank, low=1, high=n_m, symbol="k")
+    rank = n_m if rank is None else check_int("rank", rank, low=1, high=n_m, symbol="d")
     s_mv, s_vv = cov[np.ix_(masked, ~masked)], cov[np.ix_(~masked, ~masked)]
     reg = np.linalg.solve(s_vv, s_mv.T).T  # Sigma_MV Sigma_VV^-1
     evals, evecs = np.linalg.eigh(reg @ s_mv.T)
@@ -279,7 +279,7 @@ def linear_mae_optimum(cov, patch_size: int, mask_ratio: float, rank: int, *,
     """
     cov = _check_square(cov, "Sigma")
     n = cov.shape[0]
-    rank = check_int("rank", rank, low=1, high=n, symbol="k")
+    rank = check_int("rank", rank, low=1, high=n, symbol="d")
     restarts = check_int("restarts", restarts, low=0)
     iters = check_int("iters", iters, low=1)
     tol = check_float("tol", tol, low=0.0)

@@ -228,7 +228,7 @@ def plot_hmm_twin(true, twin, *, fig=None):
                               r"entry of $\Pr(x_2, x_3 \mid x_1)$")):
         ax.bar(np.arange(d.size), d, 0.8, color=OKABE_ITO[2])
         ax.set_ylim(0, top)
-        ax.set_title(f"{title}: max |twin - HMM| = {d.max():.1g}", fontsize="small")
+        ax.set_title(f"{title}\nmax |twin - HMM| = {d.max():.1g}", fontsize="small")
         ax.set_xlabel(xl)
     b.set_ylabel(r"$|\Delta|$ (twin - HMM)")
     c.tick_params(labelleft=False)

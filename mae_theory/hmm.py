@@ -46,9 +46,9 @@ class HMM:
         ``pi``, distribution of the first hidden state :math:`z_1`.
     transition : numpy.ndarray, shape (K, K)
         :math:`\\Theta`: ``Theta[z, z'] = P(z_{t+1} = z' | z_t = z)`` (rows sum to one).
-    emission : numpy.ndarray, shape (|Sigma|, K)
+    emission : numpy.ndarray, shape (n_symbols, K)
         :math:`O`: ``O[a, z] = P(x_t = a | z_t = z)`` for symbols ``a`` of the alphabet
-        :math:`\\Sigma` (columns sum to one).
+        :math:`\\Sigma`, ``n_symbols`` of them (columns sum to one).
     """
 
     initial: np.ndarray
@@ -120,7 +120,7 @@ def joint_table(hmm: HMM, length: int = 3) -> np.ndarray:
 
 
 def pairwise_conditional(hmm: HMM) -> np.ndarray:
-    """The optimal predictor of x2 from x1: ``P(x_2 = b | x_1 = a)``, shape (|Sigma|,) * 2.
+    """The optimal predictor of x2 from x1: ``P(x_2 = b | x_1 = a)``, shape ``(|Sigma|,) * 2``.
 
     A symbol that never occurs has an undefined row (0/0): the table is then NaN there.
     """
@@ -129,7 +129,7 @@ def pairwise_conditional(hmm: HMM) -> np.ndarray:
 
 
 def triplet_conditional(hmm: HMM) -> np.ndarray:
-    """The optimal predictor of (x2, x3) from x1: ``P(x_2, x_3 | x_1)``, shape (|Sigma|,) * 3."""
+    """The optimal predictor of (x2, x3) from x1: ``P(x_2, x_3 | x_1)``, shape ``(|Sigma|,)*3``."""
     triple = joint_table(hmm, 3)
     return triple / triple.sum(axis=(1, 2), keepdims=True)
 

@@ -161,3 +161,18 @@ def test_sweep_axes_are_true_size_and_figures_fit_the_page():
     assert [a.get_legend() is not None for a in fig.axes] == [True, False, False]
     ax = P.plot_differences(res, 0.75, ("knn", "linear_probe"))
     assert len(ax.containers) == 2 and ax.get_ylim()[0] <= 0.0 <= ax.get_ylim()[1]
+
+
+def test_readout_toys_separate_a_direction_from_neighbours():
+    halves, sectors = (P.readout_toy(k, 200, seed=0) for k in ("halves", "sectors"))
+    z, y = sectors
+    assert z.shape == (200, 2) and set(y.tolist()) == {0, 1}
+    # sectors: opposite points share a class, so no direction through the centre separates them
+    angle = torch.atan2(z[:, 1], z[:, 0]) % (2 * torch.pi)
+    assert torch.equal(y, (angle // (torch.pi / 2)).long() % 2)
+    fig = P.plot_readout_geometry({"halves": halves, "sectors": sectors},
+                                  {"sectors": {"linear probe": 0.5, "k-NN": 0.98}})
+    assert len(fig.axes) == 2 and "k-NN: 98 %" in fig.axes[1].get_title()
+    assert fig.get_figwidth() <= 7.5
+    with pytest.raises(ValueError, match="kind must be"):
+        P.readout_toy("rings")

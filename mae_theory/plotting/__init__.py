@@ -36,8 +36,10 @@ from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .sweeps import (
     plot_differences,
     plot_psnr_ssim,
+    plot_readout_geometry,
     plot_sweep,
     plot_sweep_panels,
+    readout_toy,
     sweep_points,
 )
 from .training import plot_loss_curve, plot_ratio_sweep
@@ -50,6 +52,8 @@ __all__ = [
     "plot_reach",
     "plot_subspace_accuracy",
     "plot_differences",
+    "plot_readout_geometry",
+    "readout_toy",
     "plot_psnr_ssim",
     "plot_sweep",
     "plot_sweep_panels",

@@ -247,3 +247,65 @@ def plot_differences(result: dict, reference, metrics=("linear_probe", "knn", "p
     ax.set_ylabel(f"difference from {reference} ({unit})")
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def readout_toy(kind: str, n: int = 600, *, seed: int = 0):
+    """Toy 2-D features on a noisy unit circle, labelled by angle: ``(features, labels)``.
+
+    ``kind="halves"``: the class is the half-plane (a direction separates the classes);
+    ``kind="sectors"``: alternating quarter sectors (an XOR: no direction separates them, but
+    neighbours by angle, which a cosine k-NN reads, share their class). For the picture of how
+    a linear probe and a k-NN vote read features (chapter 9).
+
+    Examples
+    --------
+    >>> z, y = readout_toy("sectors", 8)
+    >>> tuple(z.shape), sorted(set(y.tolist())) <= [0, 1]
+    ((8, 2), True)
+    """
+    import torch
+
+    if kind not in ("halves", "sectors"):
+        raise ValueError(f"kind must be 'halves' or 'sectors'; got {kind!r}.")
+    gen = torch.Generator().manual_seed(seed)
+    angle = 2 * torch.pi * torch.rand(n, generator=gen)
+    radius = 1 + 0.1 * torch.randn(n, generator=gen)
+    z = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
+    sector = (angle // (torch.pi / 2)).long()
+    y = (sector // 2) if kind == "halves" else (sector % 2)
+    return z, y
+
+
+def plot_readout_geometry(toys: dict, accuracies: dict | None = None, *, fig=None):
+    """One panel per toy feature set, points coloured by class, readout accuracies in the title.
+
+    ``toys`` maps a name to ``(features (N, 2), labels (N,))`` (:func:`readout_toy`);
+    ``accuracies`` maps the same name to ``{readout: accuracy}``.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plot_readout_geometry({"halves": readout_toy("halves", 50)},
+    ...                             {"halves": {"linear probe": 0.98, "k-NN": 0.97}})
+    >>> len(fig.axes), bool(fig.get_figwidth() <= MAX_WIDTH_IN)
+    (1, True)
+    >>> plt.close("all")
+    """
+    import matplotlib.pyplot as plt
+
+    fig = fig or plt.figure(figsize=(min(MAX_WIDTH_IN, 3.1 * len(toys)), 3.4),
+                            layout="constrained")
+    axes = fig.subplots(1, len(toys), squeeze=False)[0]
+    for ax, (name, (z, y)) in zip(axes, toys.items()):
+        z, y = z.numpy(), y.numpy()
+        for c, marker in ((0, "o"), (1, "^")):
+            ax.scatter(*z[y == c].T, s=9, marker=marker, color=OKABE_ITO[4 * c],
+                       label=f"class {c}")
+        scores = (accuracies or {}).get(name, {})
+        ax.set_title(name + "".join(f"\n{k}: {100 * v:.0f} %" for k, v in scores.items()),
+                     fontsize="small")
+        ax.set_aspect("equal")
+        ax.set_xlabel("feature 1")
+    axes[0].set_ylabel("feature 2")
+    axes[0].legend(fontsize="small", loc="center")
+    return fig

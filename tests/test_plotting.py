@@ -101,11 +101,27 @@ def test_plot_loss_curve():
     assert len(ax.lines[0].get_xdata()) == 20 and ax.get_legend() is not None
     assert P.plot_loss_curve(hist[:5], ax=ax) is ax and len(ax.lines) == 2
     ax = P.plot_loss_curve(hist, show_lr=True)
-    assert len(ax.figure.axes) == 2  # twin axis for the learning rate
+    loss_ax, lr_ax = ax.figure.axes  # the learning rate has its own panel, below
+    assert loss_ax is ax and lr_ax.get_position().y1 <= ax.get_position().y0
+    assert lr_ax.get_ylim()[0] == 0.0 and len(lr_ax.lines) == 1
+    _, (a, b) = plt.subplots(1, 2)
+    assert P.plot_loss_curve(hist, ax=a, show_lr=True, lr_ax=b) is a and len(b.lines) == 1
+    with pytest.raises(ValueError, match="no twin axes"):
+        P.plot_loss_curve(hist, ax=a, show_lr=True)
     with pytest.raises(ValueError, match="history is empty"):
         P.plot_loss_curve([])
     with pytest.raises(ValueError, match=r"missing \['loss'\]"):
         P.plot_loss_curve([{"step": 0}])
+
+
+def test_no_plotting_function_makes_twin_axes():
+    import inspect
+
+    for name in P.__all__:
+        fn = getattr(P, name)
+        if callable(fn) and not isinstance(fn, type):
+            src = inspect.getsource(inspect.getmodule(fn))
+            assert "twinx" not in src and "twiny" not in src, inspect.getmodule(fn).__name__
 
 
 def test_plot_ratio_sweep_seeds_and_baseline():
@@ -121,3 +137,43 @@ def test_plot_ratio_sweep_seeds_and_baseline():
     assert not ax.containers[0].has_yerr and ax.get_legend() is None
     with pytest.raises(ValueError, match=r"values must have shape \(R,\) or \(S, R\)"):
         P.plot_ratio_sweep(ratios, np.zeros((2, 3)))
+
+
+def _sweep_result():
+    runs = [{"value": v, "seed": s, "metrics": {"knn": b + 0.01 * s, "linear_probe": b}}
+            for v, b in ((0.1, 0.78), (0.75, 0.80)) for s in range(3)]
+    summary = {m: {str(v): {"mean": b, "std": 0.01} for v, b in ((0.1, 0.78), (0.75, 0.80))}
+               for m in ("knn", "linear_probe")}
+    summary["psnr"] = {"0.1": {"mean": 14.9, "std": 0.1}, "0.75": {"mean": 14.2, "std": 0.1}}
+    return {"values": [0.1, 0.75], "parameter": "mask_ratio", "seeds": [0, 1, 2], "runs": runs,
+            "summary": summary, "controls": [{"seed": 0, "metrics": {"pixels_knn": 0.83}}]}
+
+
+def test_sweep_axes_are_true_size_and_figures_fit_the_page():
+    res = _sweep_result()
+    ax = P.plot_sweep(res, "knn")
+    assert ax.get_ylim() == (0.0, 1.0)  # a 2-point change may not fill the axis
+    assert P.plot_sweep(res, "knn", true_size=False).get_ylim()[0] > 0.5
+    fig = P.plot_psnr_ssim({**res, "summary": {"psnr": res["summary"]["psnr"],
+                                               "ssim": res["summary"]["knn"]}})
+    assert fig.axes[0].get_ylim()[0] == 0.0 and fig.axes[1].get_ylim() == (0.0, 1.0)
+    fig = P.plot_sweep_panels(res, ("linear_probe", "knn", "psnr"))
+    assert fig.get_figwidth() <= 7.5 and len(fig.axes) == 3
+    assert [a.get_legend() is not None for a in fig.axes] == [True, False, False]
+    ax = P.plot_differences(res, 0.75, ("knn", "linear_probe"))
+    assert len(ax.containers) == 2 and ax.get_ylim()[0] <= 0.0 <= ax.get_ylim()[1]
+
+
+def test_readout_toys_separate_a_direction_from_neighbours():
+    halves, sectors = (P.readout_toy(k, 200, seed=0) for k in ("halves", "sectors"))
+    z, y = sectors
+    assert z.shape == (200, 2) and set(y.tolist()) == {0, 1}
+    # sectors: opposite points share a class, so no direction through the centre separates them
+    angle = torch.atan2(z[:, 1], z[:, 0]) % (2 * torch.pi)
+    assert torch.equal(y, (angle // (torch.pi / 2)).long() % 2)
+    fig = P.plot_readout_geometry({"halves": halves, "sectors": sectors},
+                                  {"sectors": {"linear probe": 0.5, "k-NN": 0.98}})
+    assert len(fig.axes) == 2 and "k-NN: 98 %" in fig.axes[1].get_title()
+    assert fig.get_figwidth() <= 7.5
+    with pytest.raises(ValueError, match="kind must be"):
+        P.readout_toy("rings")

@@ -13,7 +13,14 @@ Every function takes torch tensors or numpy arrays alike, draws into an axes or 
 given (or a new one), returns it, and never calls ``plt.show()``: the notebook displays it.
 """
 
-from .beyond import plot_erank_vs_ratio, plot_fit_scatter, plot_reach, plot_subspace_accuracy
+from .beyond import (
+    plot_erank_vs_ratio,
+    plot_fit_scatter,
+    plot_hmm_twin,
+    plot_masked_prediction,
+    plot_reach,
+    plot_subspace_accuracy,
+)
 from .hierarchy import (
     plot_child_vs_parent,
     plot_shared_latents,
@@ -36,8 +43,10 @@ from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .sweeps import (
     plot_differences,
     plot_psnr_ssim,
+    plot_readout_geometry,
     plot_sweep,
     plot_sweep_panels,
+    readout_toy,
     sweep_points,
 )
 from .training import plot_loss_curve, plot_ratio_sweep
@@ -45,9 +54,13 @@ from .training import plot_loss_curve, plot_ratio_sweep
 __all__ = [
     "plot_erank_vs_ratio",
     "plot_fit_scatter",
+    "plot_hmm_twin",
+    "plot_masked_prediction",
     "plot_reach",
     "plot_subspace_accuracy",
     "plot_differences",
+    "plot_readout_geometry",
+    "readout_toy",
     "plot_psnr_ssim",
     "plot_sweep",
     "plot_sweep_panels",

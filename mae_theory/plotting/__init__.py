@@ -3,6 +3,8 @@
 One file per family of figures, so a chapter's figures are easy to find:
 
 - :mod:`~mae_theory.plotting.style`: the book style, the palette and shared helpers;
+- :mod:`~mae_theory.plotting.diagrams`: concept diagrams (the MAE pipeline, image vs token MAE,
+  a pre-LN block, the decoder as interpolation);
 - :mod:`~mae_theory.plotting.hierarchy`: latent trees, the shared latents c(m), tree samples;
 - :mod:`~mae_theory.plotting.images`: images, patches, masks, reconstructions;
 - :mod:`~mae_theory.plotting.leakage`: leakage profiles and theory-vs-measurement (chapters 3-4);
@@ -14,6 +16,12 @@ given (or a new one), returns it, and never calls ``plt.show()``: the notebook d
 """
 
 from .beyond import plot_erank_vs_ratio, plot_fit_scatter, plot_reach, plot_subspace_accuracy
+from .diagrams import (
+    plot_decoder_interpolation,
+    plot_mae_pipeline,
+    plot_preln_block,
+    plot_token_vs_image_mae,
+)
 from .hierarchy import (
     plot_child_vs_parent,
     plot_shared_latents,
@@ -36,6 +44,10 @@ from .sweeps import (
 from .training import plot_loss_curve, plot_ratio_sweep
 
 __all__ = [
+    "plot_decoder_interpolation",
+    "plot_mae_pipeline",
+    "plot_preln_block",
+    "plot_token_vs_image_mae",
     "plot_erank_vs_ratio",
     "plot_fit_scatter",
     "plot_reach",

@@ -29,7 +29,14 @@ from .hierarchy import (
     plot_tree_images,
     tree_layout,
 )
-from .images import plot_patches, plot_reconstructions, show_images
+from .images import (
+    MASK_EDGE,
+    MASK_TINT,
+    mark_masked_patches,
+    plot_patches,
+    plot_reconstructions,
+    show_images,
+)
 from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
 from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
 from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
@@ -77,6 +84,9 @@ __all__ = [
     "MASK_GREY",
     "OKABE_ITO",
     "plot_loss_curve",
+    "MASK_EDGE",
+    "MASK_TINT",
+    "mark_masked_patches",
     "plot_patches",
     "plot_ratio_sweep",
     "plot_reconstructions",

@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle
 
+from .images import MASK_EDGE, MASK_TINT
 from .style import OKABE_ITO, use_book_style
 
 BLUE, ORANGE, GREEN, PURPLE, YELLOW, SKY = OKABE_ITO[:6]
@@ -69,7 +70,7 @@ def _arrow(ax, start, end, *, text=None, colour="0.25", lw=1.4, fs=_SMALL, offse
 
 def _mark_masked(ax, x, y, s, *, z=3):
     """The book's mark of a masked cell: a light orange tint, hatching and an orange border."""
-    ax.add_patch(Rectangle((x, y), s, s, facecolor="#FBE3D6", edgecolor=ORANGE, hatch="///",
+    ax.add_patch(Rectangle((x, y), s, s, facecolor=MASK_TINT, edgecolor=MASK_EDGE, hatch="///",
                            linewidth=1.2, zorder=z))
 
 

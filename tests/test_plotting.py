@@ -26,9 +26,21 @@ def test_use_book_style_is_idempotent():
     P.use_book_style()
     assert dict(plt.rcParams) == first
     assert not plt.rcParams["axes.spines.top"] and not plt.rcParams["axes.spines.right"]
-    assert plt.rcParams["figure.dpi"] == 100 and plt.rcParams["savefig.dpi"] == 150
+    assert plt.rcParams["figure.dpi"] >= 150 and plt.rcParams["savefig.dpi"] >= 150
     colours = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
     assert colours[:2] == ["#0072B2", "#D55E00"]
+
+
+def test_book_style_prints_at_150_dpi_with_readable_labels_at_page_width():
+    from matplotlib.font_manager import FontProperties
+
+    style = P.style.BOOK_STYLE
+    assert style["figure.dpi"] >= 150 and style["savefig.dpi"] >= 150  # inline figures use figure.dpi
+    assert style["figure.figsize"][0] <= P.style.PAGE_WIDTH_IN
+    for key in ("font.size", "axes.titlesize", "axes.labelsize", "legend.fontsize",
+                "xtick.labelsize", "ytick.labelsize"):
+        size = FontProperties(size=style[key]).get_size_in_points()
+        assert size >= P.style.MIN_FONT_PT, f"{key} = {size} pt is below {P.style.MIN_FONT_PT} pt"
 
 
 def test_show_images_tiles_gray_and_rgb():

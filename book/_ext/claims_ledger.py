@@ -6,6 +6,11 @@ Each verdict box a chapter displays (:class:`mae_theory.verdicts.Verdict`) carri
 page order, and renders one row per claim: chapter, source, statement, prediction, rule, the
 measured effect with its interval and ``n``, the verdict word, and a link to the box. Nothing in
 the table is typed: a changed outcome changes the ledger at the next build.
+
+The ``claim`` role cites one verdict anywhere in the book, e.g. ``{claim}`ch4-t3-symmetry```: it
+renders the verdict word, linked to its box, with the effect, interval and ``n``, read from the same
+committed outputs. A key that no chapter declares is an error, so a renamed claim cannot leave a
+stale citation behind.
 """
 
 from __future__ import annotations
@@ -44,6 +49,23 @@ def claims_in_notebook(path: Path) -> list[dict]:
             text = "".join(text) if isinstance(text, list) else text
             found += [json.loads(m) for m in RECORD.findall(text)]
     return found
+
+
+def book_claims(env) -> dict[str, tuple[str, dict]]:
+    """Every claim of the book's chapters by key, with the document that holds its box.
+
+    Read once per build (cached on the Sphinx environment, keyed by the notebooks' mtimes).
+    """
+    docs = sorted(d for d in env.found_docs if Path(env.doc2path(d)).suffix == ".ipynb")
+    stamp = tuple((d, Path(env.doc2path(d)).stat().st_mtime_ns) for d in docs)
+    cached = getattr(env, "_mae_claims", None)
+    if cached is None or cached[0] != stamp:
+        found = {}
+        for docname in docs:
+            for rec in claims_in_notebook(Path(env.doc2path(docname))):
+                found[rec["key"]] = (docname, rec)
+        env._mae_claims = (stamp, found)
+    return env._mae_claims[1]
 
 
 def measured(rec: dict) -> str:
@@ -104,6 +126,58 @@ class ClaimsLedger(SphinxDirective):
         return row
 
 
+class ClaimsScorecard(SphinxDirective):
+    """``.. claims-scorecard::`` -- verdicts counted per source of the claim (Kong, Cao, He, ...)."""
+
+    has_content = False
+
+    def run(self):
+        words = ("confirmed", "not confirmed", "inconclusive")
+        counts: dict[str, dict[str, int]] = {}
+        for docname, rec in book_claims(self.env).values():
+            self.env.note_dependency(self.env.doc2path(docname))
+            row = counts.setdefault(rec["source"], dict.fromkeys(words, 0))
+            row[rec["word"]] += 1
+        table = nodes.table(classes=["claims-scorecard"])
+        group = nodes.tgroup(cols=5)
+        table += group
+        group += [nodes.colspec(colwidth=w) for w in (16, 8, 10, 10, 10)]
+        head = nodes.thead()
+        head += ClaimsLedger._row([nodes.paragraph(text=c)
+                                   for c in ("Source", "claims", *words)])
+        body = nodes.tbody()
+        for source in sorted(counts, key=lambda s: -sum(counts[s].values())):
+            row = counts[source]
+            body += ClaimsLedger._row([nodes.paragraph(text=source),
+                                       nodes.paragraph(text=str(sum(row.values())))]
+                                      + [nodes.paragraph(text=str(row[w])) for w in words])
+        group += [head, body]
+        return [table]
+
+
+def claim_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{claim}`KEY``` -- the verdict word of claim KEY, linked to its box, with its numbers."""
+    env = inliner.document.settings.env
+    key = text.strip()
+    claims = book_claims(env)
+    if key not in claims:
+        msg = inliner.reporter.error(
+            f"claim {key!r} is declared by no chapter's verdict box; use one of the keys in the "
+            f"claims ledger (book/claims.md), e.g. {sorted(claims)[:3]}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    docname, rec = claims[key]
+    env.note_dependency(env.doc2path(docname))
+    uri = env.app.builder.get_relative_uri(env.docname, docname) + f"#claim-{key}"
+    word = nodes.reference("", "", refuri=uri, internal=True,
+                           classes=[f"verdict-{rec['word'].replace(' ', '-')}"])
+    word += nodes.strong(text=rec["word"])
+    lo, hi = rec["interval"]
+    numbers = nodes.Text(f" ({rec['effect']:.3g} [{lo:.3g}, {hi:.3g}], n = {rec['n']})")
+    return [word, numbers], []
+
+
 def setup(app):
     app.add_directive("claims-ledger", ClaimsLedger)
+    app.add_directive("claims-scorecard", ClaimsScorecard)
+    app.add_role("claim", claim_role)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -17,8 +17,14 @@ OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
 MASK_GREY = 0.5
 """Grey level painted over masked patches."""
 
+PAGE_WIDTH_IN = 7.5
+"""Widest figure, in inches, that the book shows at its natural size: the HTML page's text column.
+A wider figure is scaled down, and its 9-pt labels with it."""
+MIN_FONT_PT = 9
+"""Smallest font size a figure may use, in points at page width."""
+
 BOOK_STYLE = {
-    "figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight",
+    "figure.dpi": 150, "savefig.dpi": 150, "savefig.bbox": "tight",
     "figure.figsize": (6.0, 4.0), "figure.constrained_layout.use": True,
     "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
     "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.frameon": False,
@@ -34,7 +40,7 @@ def use_book_style() -> None:
     Examples
     --------
     >>> use_book_style()
-    >>> plt.rcParams["axes.spines.top"], plt.rcParams["savefig.dpi"]
+    >>> plt.rcParams["axes.spines.top"], plt.rcParams["figure.dpi"]
     (False, 150.0)
     """
     mpl.rcParams.update(BOOK_STYLE)

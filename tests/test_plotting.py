@@ -111,7 +111,7 @@ def test_plot_reconstructions_grid_labels_marks_and_pasting():
     masks = torch.zeros(3, 4)
     masks[:, 0] = 1  # top-left 4x4 patch masked
     fig = P.plot_reconstructions(x, masks, rec, 4, row_labels=["r = 0.25"] * 3)
-    assert len(fig.axes) == 9 and fig.get_size_inches()[0] <= 7.5
+    assert len(fig.axes) == 9 and fig.get_size_inches()[0] <= P.style.PAGE_WIDTH_IN
     assert [a.get_title() for a in fig.axes[:3]] == ["original", "masked input",
                                                       "reconstruction"]
     assert [fig.axes[3 * i].get_ylabel() for i in range(3)] == ["r = 0.25"] * 3
@@ -126,7 +126,7 @@ def test_plot_reconstructions_grid_labels_marks_and_pasting():
                                  outline_predicted=False, titles=("a", "b", "c"))
     assert len(fig.axes) == 12 + 1  # + one colour bar for the shared error scale
     assert fig.axes[3].get_title() == "error" and fig.axes[0].get_title() == "a"
-    assert not fig.axes[2].patches and fig.get_size_inches()[0] <= 7.5
+    assert not fig.axes[2].patches and fig.get_size_inches()[0] <= P.style.PAGE_WIDTH_IN
     with pytest.raises(ValueError, match="share a shape"):
         P.plot_reconstructions(x, masks, rec[:2], 4)
     with pytest.raises(ValueError, match="titles needs 3 entries"):

@@ -41,12 +41,12 @@ def test_diagram_draws_with_labels_fits_the_page_and_is_readable(name):
     fig.canvas.draw()  # renders every patch, arrow and mathtext label
     assert isinstance(fig, plt.Figure)
     width, height = fig.get_size_inches()
-    assert width <= 7.5 and height <= 5.0
+    assert width <= P.style.PAGE_WIDTH_IN and height <= 5.0
     texts = _texts(fig)
     joined = "\n".join(t.get_text() for t in texts)
     for label in DIAGRAMS[name]:
         assert label in joined, f"{name} lacks the label {label!r}"
-    assert min(t.get_fontsize() for t in texts) >= 9
+    assert min(t.get_fontsize() for t in texts) >= P.style.MIN_FONT_PT
     assert len(fig.axes[0].patches) >= 5  # drawn with patches and arrows
     assert not fig.axes[0].axison  # a diagram, not a plot: no axes
 

@@ -1,7 +1,8 @@
 """Hierarchical latent variable models: latent trees with invertible generators.
 
 The book's toy data (chapters 2-4, after Kong et al. 2023, Assumption 1). A tree of nodes; the
-root ``z_root`` is Gaussian; every other node ``v`` is produced from its parent and its own
+root rho (named ``"r"`` in :meth:`LatentTree.balanced`; never the mask ratio r) has a Gaussian
+value ``z_rho``; every other node ``v`` is produced from its parent and its own
 independent Gaussian noise ``eps_v`` by an invertible map,
 
     z_v = g_v(z_pa(v), eps_v),
@@ -75,9 +76,9 @@ class LatentTree:
         Nodes without children are the observed leaves, in the order they first appear in
         ``parents`` within a depth-first walk (children ordered as listed): the token order.
     root_dim : int
-        dim z_root, the root's (Gaussian) dimension.
+        d_rho = dim z_rho, the root's (Gaussian) dimension.
     noise_dim : int
-        dim eps_v, the own-noise dimension of every non-root node.
+        d_eps = dim eps_v, the own-noise dimension of every non-root node.
     leaf_dim : int or None
         d_x, the dimension of every observed token. ``None``: the largest
         ``dim z_pa(v) + noise_dim`` over the leaves (the smallest injective choice).

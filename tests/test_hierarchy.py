@@ -193,7 +193,7 @@ def test_tree_figures():
     t = LatentTree.balanced(2, 2)
     pos = tree_layout(t)
     assert pos["x1"] == (0.0, -2.0) and pos["a"] == (0.5, -1.0) and pos["r"] == (1.5, 0.0)
-    assert plot_tree(t, masked=[1, 0, 0, 1]).get_title() == "c(m) = {r, a, b}, dim c(m) = 6"
+    assert plot_tree(t, masked=[1, 0, 0, 1]).get_title() == "c(m) = {ρ, a, b}, dim c(m) = 6"
     assert len(plot_shared_latents(t, [["x1"], ["x1", "x2"], ["x3"]]).axes) == 4
     assert len(plot_child_vs_parent(t, t.sample(50, seed=0), "b").axes) == 3  # + colorbar
     t4 = LatentTree.balanced(4, 2, leaf_dim=16)

@@ -35,7 +35,8 @@ def test_book_style_prints_at_150_dpi_with_readable_labels_at_page_width():
     from matplotlib.font_manager import FontProperties
 
     style = P.style.BOOK_STYLE
-    assert style["figure.dpi"] >= 150 and style["savefig.dpi"] >= 150  # inline figures use figure.dpi
+    # inline figures are drawn at figure.dpi, saved ones at savefig.dpi
+    assert style["figure.dpi"] >= 150 and style["savefig.dpi"] >= 150
     assert style["figure.figsize"][0] <= P.style.PAGE_WIDTH_IN
     for key in ("font.size", "axes.titlesize", "axes.labelsize", "legend.fontsize",
                 "xtick.labelsize", "ytick.labelsize"):

@@ -38,7 +38,14 @@ from .images import (
     show_images,
 )
 from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
-from .operators import plot_erank_by_layer, plot_patch_approximations, plot_rate, plot_spectra
+from .operators import (
+    plot_erank_by_layer,
+    plot_kernel_nodes,
+    plot_patch_approximations,
+    plot_patch_decomposition,
+    plot_rate,
+    plot_spectra,
+)
 from .representations import plot_cka_matrices, plot_grouped_bars, plot_seed_curves
 from .style import BOOK_STYLE, MASK_GREY, OKABE_ITO, use_book_style
 from .sweeps import (
@@ -77,7 +84,9 @@ __all__ = [
     "plot_theory_vs_measured",
     "plot_tree_r2",
     "plot_erank_by_layer",
+    "plot_kernel_nodes",
     "plot_patch_approximations",
+    "plot_patch_decomposition",
     "plot_rate",
     "plot_spectra",
     "BOOK_STYLE",

@@ -20,13 +20,13 @@ ROLES = ("in c(m)", "visible side only", "masked side only")
 # --- shared latents c(m) ---------------------------------------------------------------------
 #
 # In a latent tree whose every edge is invertible (mae_theory.hierarchy), a mask m splits the
-# leaves into masked M and visible V. A latent node is *mixed* when its leaves include both a
+# leaves into masked (m) and visible (m^c). A latent node is *mixed* when its leaves include both a
 # masked and a visible one. The mixed nodes form a subtree that contains the root (a parent of a
 # mixed node is mixed), and they carry all the information the two sides share:
 #   c(m) = {mixed nodes},   dim c(m) = root_dim + noise_dim * (#mixed - 1),
 # since a child determines its parent, so the deepest mixed nodes determine the whole subtree,
-# and each non-root node adds exactly its own noise eps_v. This is the book's reconstruction of
-# Kong et al. (2023), Theorem 1 / Algorithm 1, for trees.
+# and each non-root node adds exactly its own noise eps_v (the root rho adds d_rho). This is
+# the book's reconstruction of Kong et al. (2023), Theorem 1 / Algorithm 1, for trees.
 
 
 def _check_tree(tree) -> LatentTree:
@@ -37,7 +37,7 @@ def _check_tree(tree) -> LatentTree:
 
 
 def _masked_leaves(tree: LatentTree, masked) -> frozenset[str]:
-    """Validate ``masked`` (leaf names, or a 0/1 vector in leaf order) -> the set M."""
+    """Validate ``masked`` (leaf names, or a 0/1 vector in leaf order) -> the masked leaves m."""
     _check_tree(tree)
     if isinstance(masked, str):
         raise ValueError(f"masked (the masked leaves M) must be an iterable of leaf names, not "
@@ -57,11 +57,11 @@ def _masked_leaves(tree: LatentTree, masked) -> frozenset[str]:
         items = [v for v, b in zip(tree.leaves, items) if int(b) == 1]
     bad = [v for v in items if not isinstance(v, str) or v not in tree.leaves]
     if bad:
-        raise ValueError(f"masked (M) must contain leaves of the tree; {bad} are not leaves. "
+        raise ValueError(f"masked (m) must contain leaves of the tree; {bad} are not leaves. "
                          f"The leaves are {tree.leaves}.")
     out = frozenset(items)
     if not out or len(out) == len(tree.leaves):
-        raise ValueError(f"masked (M) must hold at least one and not all of the "
+        raise ValueError(f"masked (m) must hold at least one and not all of the "
                          f"{len(tree.leaves)} leaves (both sides non-empty); got {len(out)}.")
     return out
 
@@ -73,7 +73,8 @@ def shared_latents(tree: LatentTree, masked) -> frozenset[str]:
     ----------
     tree : LatentTree
     masked : iterable of str, or a 0/1 sequence of length L
-        The masked leaves M (names), or an indicator in ``tree.leaves`` order (1 = masked).
+        The mask m: the masked leaves (names), or an indicator in ``tree.leaves`` order
+        (1 = masked).
 
     Returns
     -------
@@ -85,7 +86,7 @@ def shared_latents(tree: LatentTree, masked) -> frozenset[str]:
     Examples
     --------
     >>> from mae_theory.hierarchy import LatentTree
-    >>> tree = LatentTree.balanced(2, 2)   # r -> a, b -> x1 x2 | x3 x4
+    >>> tree = LatentTree.balanced(2, 2)   # root rho (named "r") -> a, b -> x1 x2 | x3 x4
     >>> sorted(shared_latents(tree, ["x1", "x2"])), sorted(shared_latents(tree, ["x1"]))
     (['r'], ['a', 'r'])
     >>> sorted(shared_latents(tree, [1, 0, 1, 0]))
@@ -108,8 +109,9 @@ def mixed_latents(tree: LatentTree, first, second) -> frozenset[str]:
 
 
 def information_dim(tree: LatentTree, nodes) -> int:
-    """dim of the latents ``nodes`` jointly: ``root_dim`` for the root, ``noise_dim`` per other
-    node (they must form a subtree containing the root, as mixed nodes do)."""
+    """dim of the latents ``nodes`` jointly: d_rho (``root_dim``) for the root rho, d_eps
+    (``noise_dim``) per other node (they must form a subtree containing the root, as mixed
+    nodes do)."""
     return sum(tree.own_dim(v) for v in _node_set(tree, nodes, "nodes"))
 
 
@@ -142,7 +144,7 @@ def frontier(tree: LatentTree, nodes) -> frozenset[str]:
 
 
 def shared_dim(tree: LatentTree, masked) -> int:
-    """Information dimension of c(m): ``root_dim + noise_dim * (#mixed nodes - 1)``.
+    """Information dimension of c(m): ``d_rho + d_eps * (#c(m) - 1)`` (root_dim, noise_dim).
 
     Why: the mixed nodes form a subtree containing the root; the deepest ones determine it
     (invertible edges), and its information is the root plus the own noise eps_v of every
@@ -159,18 +161,18 @@ def shared_dim(tree: LatentTree, masked) -> int:
 
 
 def gaussian_r2(tree: LatentTree, masked, given) -> float:
-    """Fraction of the variance of x_M that the values of the nodes ``given`` explain, in a
-    linear-Gaussian tree (``negative_slope=1``: every g_v orthogonal).
+    """Fraction of the variance of x_m (the masked leaves) that the values of the nodes
+    ``given`` explain, in a linear-Gaussian tree (``negative_slope=1``: every g_v orthogonal).
 
     Each given node fixes its ancestors (invertibility). For a masked leaf l, let u be its
     deepest ancestor fixed that way (or l itself, if given); then x_l is an isometric image of
     (z_u, noises on the path u -> l), all independent, so E[x_l | given] explains exactly
     ``dims[u]`` of its total variance ``dims[pa(l)] + noise_dim``. Hence
 
-        R^2(x_M | given) = sum_l dims[u_l] / sum_l (dims[pa(l)] + noise_dim).
+        R^2(x_m | given) = sum_l dims[u_l] / sum_l (dims[pa(l)] + noise_dim).
 
-    In particular R^2(x_M | c(m)) = R^2(x_M | c(m), x_V) = R^2(x_M | x_V): once c(m) is known,
-    the visible tokens add nothing (d-separation), and they carry all of c(m).
+    In particular R^2(x_m | c(m)) = R^2(x_m | c(m), x_{m^c}) = R^2(x_m | x_{m^c}): once c(m) is
+    known, the visible tokens add nothing (d-separation), and they carry all of c(m).
 
     Examples
     --------

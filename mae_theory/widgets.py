@@ -194,10 +194,10 @@ def reconstruction_explorer(models: dict, data, *, mask_ratio: float = 0.75, ind
         try:
             recon, mask = model.reconstruct(x, r, seed=seed)
         except ValueError as err:  # e.g. a ratio that leaves no visible patch at this p
-            fig = plt.figure(figsize=(8, 0.4))
+            fig = plt.figure(figsize=(7.2, 0.4))
             return figure_png(fig), str(err)
         err = masked_mse(model.patchify(recon), model.patchify(x), mask)
-        fig = plt.figure(figsize=(8, 2.4))
+        fig = plt.figure(figsize=(7.2, 2.4))
         plot_reconstructions(data.denormalize(x), mask, data.denormalize(recon), p,
                              error=True, fig=fig)
         return figure_png(fig), (f"p={p}: {int(mask.sum())} of {mask.shape[1]} patches masked, "

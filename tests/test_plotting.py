@@ -58,12 +58,33 @@ def test_show_images_tiles_gray_and_rgb():
         P.show_images(None, torch.rand(2, 1, 8, 8), nrow=0)
 
 
-def test_plot_patches_greys_masked_patches_and_draws_grid():
-    img = torch.ones(1, 8, 8)
-    ax = P.plot_patches(img, 2, mask=torch.tensor([1.0] + [0.0] * 15))
+def _marks(ax, hidden: bool):
+    """The mask marks in ``ax``: tinted and hatched (hidden) or border-only (predicted)."""
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Rectangle
+
+    rects = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert all(to_hex(p.get_edgecolor()) == P.MASK_EDGE.lower() for p in rects)
+    if hidden:
+        return [p for p in rects if p.get_hatch() and to_hex(p.get_facecolor()) ==
+                P.MASK_TINT.lower()]
+    return [p for p in rects if not p.get_hatch() and p.get_facecolor()[3] == 0.0]
+
+
+def test_plot_patches_marks_masked_patches_and_draws_grid():
+    img = torch.rand(1, 8, 8)
+    ax = P.plot_patches(img, 2, mask=torch.tensor([1.0] + [0.0] * 15), title="r = 1/16")
     shown = np.asarray(ax.images[0].get_array())
-    assert np.all(shown[:2, :2] == P.MASK_GREY) and np.all(shown[2:, :] == 1.0)
-    assert len(ax.lines) == 2 * (4 + 1)
+    assert np.all(shown[:2, :2] == 1.0)  # the hidden pixels never reach the image
+    np.testing.assert_allclose(shown[2:, :], img[0, 2:].numpy(), atol=1e-7)
+    marks = _marks(ax, hidden=True)
+    assert len(marks) == 1 and marks[0].get_xy() == (-0.5, -0.5) and marks[0].get_width() == 2
+    assert len(ax.lines) == 2 * (4 + 1) and ax.get_title() == "r = 1/16"
+    # show_masked keeps the pixels and outlines the patch instead
+    ax = P.plot_patches(img, 2, mask=torch.tensor([0.0] * 15 + [1.0]), show_masked=True)
+    np.testing.assert_allclose(np.asarray(ax.images[0].get_array()), img[0].numpy(), atol=1e-7)
+    marks = _marks(ax, hidden=False)
+    assert len(marks) == 1 and marks[0].get_xy() == (5.5, 5.5)
     assert len(P.plot_patches(np.random.rand(3, 8, 8), 4).images) == 1  # RGB, no mask
     with pytest.raises(ValueError, match=r"mask must have L = \(H/p\)\(W/p\) = 16"):
         P.plot_patches(img, 2, mask=torch.zeros(4))
@@ -73,25 +94,46 @@ def test_plot_patches_greys_masked_patches_and_draws_grid():
         P.plot_patches(torch.rand(2, 1, 8, 8), 2)
 
 
-def test_plot_reconstructions_grid_and_pasting():
+def test_mark_masked_patches_are_not_a_grey_level():
+    from matplotlib.colors import to_rgb
+
+    tint = to_rgb(P.MASK_TINT)
+    assert max(tint) - min(tint) > 0.1  # coloured: no grey-scale pixel takes it
+    fig, ax = plt.subplots()
+    ax.imshow(np.zeros((4, 8)))
+    marks = P.mark_masked_patches(ax, [0, 1], (4, 8), 4)
+    assert len(marks) == 1 and marks[0].get_xy() == (3.5, -0.5)
+    with pytest.raises(ValueError, match="L = "):
+        P.mark_masked_patches(ax, [0, 1, 1], (4, 8), 4)
+
+
+def test_plot_reconstructions_grid_labels_marks_and_pasting():
     x, rec = torch.rand(3, 1, 8, 8), torch.zeros(3, 1, 8, 8)
     masks = torch.zeros(3, 4)
     masks[:, 0] = 1  # top-left 4x4 patch masked
-    fig = P.plot_reconstructions(x, masks, rec, 4)
-    assert len(fig.axes) == 9
-    assert [a.get_title() for a in fig.axes[:3]] == ["original", "visible", "reconstruction"]
+    fig = P.plot_reconstructions(x, masks, rec, 4, row_labels=["r = 0.25"] * 3)
+    assert len(fig.axes) == 9 and fig.get_size_inches()[0] <= P.style.PAGE_WIDTH_IN
+    assert [a.get_title() for a in fig.axes[:3]] == ["original", "masked input",
+                                                      "reconstruction"]
+    assert [fig.axes[3 * i].get_ylabel() for i in range(3)] == ["r = 0.25"] * 3
     pasted = np.asarray(fig.axes[2].images[0].get_array())
     assert np.all(pasted[:4, :4] == 0.0)  # the prediction, where masked
     np.testing.assert_allclose(pasted[4:], x[0, 0, 4:].numpy(), rtol=0, atol=1e-7)
-    visible = np.asarray(fig.axes[1].images[0].get_array())
-    assert np.all(visible[:4, :4] == P.MASK_GREY)
-    fig = P.plot_reconstructions(x.numpy(), masks.numpy(), rec.numpy(), 4, error=True)
-    assert len(fig.axes) == 12 + 1  # + colour bar
-    assert fig.axes[3].get_title() == "error"
+    masked_input = np.asarray(fig.axes[1].images[0].get_array())
+    assert np.all(masked_input[:4, :4] == 1.0)  # hidden, and covered by the mark
+    assert len(_marks(fig.axes[1], hidden=True)) == 1
+    assert len(_marks(fig.axes[2], hidden=False)) == 1  # the predicted patch, outlined
+    fig = P.plot_reconstructions(x.numpy(), masks.numpy(), rec.numpy(), 4, error=True,
+                                 outline_predicted=False, titles=("a", "b", "c"))
+    assert len(fig.axes) == 12 + 1  # + one colour bar for the shared error scale
+    assert fig.axes[3].get_title() == "error" and fig.axes[0].get_title() == "a"
+    assert not fig.axes[2].patches and fig.get_size_inches()[0] <= P.style.PAGE_WIDTH_IN
     with pytest.raises(ValueError, match="share a shape"):
         P.plot_reconstructions(x, masks, rec[:2], 4)
     with pytest.raises(ValueError, match="titles needs 3 entries"):
         P.plot_reconstructions(x, masks, rec, 4, titles=("a", "b"))
+    with pytest.raises(ValueError, match="row_labels needs one label per image"):
+        P.plot_reconstructions(x, masks, rec, 4, row_labels=["r = 0.5"])
 
 
 def test_plot_loss_curve():

@@ -3,6 +3,8 @@
 One file per family of figures, so a chapter's figures are easy to find:
 
 - :mod:`~mae_theory.plotting.style`: the book style, the palette and shared helpers;
+- :mod:`~mae_theory.plotting.diagrams`: concept diagrams (the MAE pipeline, image vs token MAE,
+  a pre-LN block, the decoder as interpolation);
 - :mod:`~mae_theory.plotting.hierarchy`: latent trees, the shared latents c(m), tree samples;
 - :mod:`~mae_theory.plotting.images`: images, patches, masks, reconstructions;
 - :mod:`~mae_theory.plotting.leakage`: leakage profiles and theory-vs-measurement (chapters 3-4);
@@ -21,6 +23,12 @@ from .beyond import (
     plot_reach,
     plot_subspace_accuracy,
 )
+from .diagrams import (
+    plot_decoder_interpolation,
+    plot_mae_pipeline,
+    plot_preln_block,
+    plot_token_vs_image_mae,
+)
 from .hierarchy import (
     plot_child_vs_parent,
     plot_shared_latents,
@@ -28,7 +36,14 @@ from .hierarchy import (
     plot_tree_images,
     tree_layout,
 )
-from .images import plot_patches, plot_reconstructions, show_images
+from .images import (
+    MASK_EDGE,
+    MASK_TINT,
+    mark_masked_patches,
+    plot_patches,
+    plot_reconstructions,
+    show_images,
+)
 from .leakage import plot_expected_dim, plot_leakage_profile, plot_theory_vs_measured, plot_tree_r2
 from .operators import (
     plot_erank_by_layer,
@@ -52,6 +67,10 @@ from .sweeps import (
 from .training import plot_loss_curve, plot_ratio_sweep
 
 __all__ = [
+    "plot_decoder_interpolation",
+    "plot_mae_pipeline",
+    "plot_preln_block",
+    "plot_token_vs_image_mae",
     "plot_erank_vs_ratio",
     "plot_fit_scatter",
     "plot_hmm_twin",
@@ -87,6 +106,9 @@ __all__ = [
     "MASK_GREY",
     "OKABE_ITO",
     "plot_loss_curve",
+    "MASK_EDGE",
+    "MASK_TINT",
+    "mark_masked_patches",
     "plot_patches",
     "plot_ratio_sweep",
     "plot_reconstructions",

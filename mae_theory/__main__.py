@@ -86,7 +86,8 @@ def main(argv=None) -> int:
             runs = len(exp.values) * len(exp.seeds)
             if exp.tier == "cpu":
                 print(f"{name:21s} {exp.description}; {runs} runs (shared runs computed once; "
-                      "the three CPU sweeps take ~2.5 h on two idle cores: bash scripts/cpu_tier.sh)")
+                      "the three CPU sweeps take ~2.5 h on two idle cores: "
+                      "bash scripts/cpu_tier.sh)")
                 continue
             est = estimate_gpu_seconds(name)
             print(f"{name:21s} {exp.description}; {est['runs']} runs, "

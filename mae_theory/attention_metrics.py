@@ -1,8 +1,10 @@
 """Where attention goes: mean attention distance, masked-to-visible attention and the distance
 from uniform attention (ch. 6, 8).
 
-All three read attention maps ``(N, heads, T, T)`` (one softmax row per query), e.g. from
-``MAE.attention_maps``; token positions are patch (row, column) in grid order.
+All three read attention maps ``(N, heads, T, T)`` (one softmax row ``A_i.`` per query ``i``,
+keys ``j``; ``T = 1 + L`` tokens with the class token, ``1 + n_keep`` in an encoder that sees
+only the visible set), e.g. from ``MAE.attention_maps``; token positions are patch (row,
+column) in grid order.
 """
 
 from __future__ import annotations
@@ -55,9 +57,9 @@ def mean_attention_distance(
     """Mean attention distance in patches, per head (or per layer and head for a list of maps).
 
     .. math:: \\bar d = \\operatorname{mean}_{n, i} \\sum_j \\tilde A_{ij}
-              \\lVert x_i - x_j \\rVert_2
+              \\lVert \\xi_i - \\xi_j \\rVert_2
 
-    where ``x_i`` is the (row, column) of token ``i``'s patch and :math:`\\tilde A` is ``A``
+    where ``xi_i`` is the (row, column) of token ``i``'s patch and :math:`\\tilde A` is ``A``
     restricted to patch keys and renormalised (the cls token has no position). A uniform map
     gives the mean pairwise distance of the grid, an identity map gives 0.
 

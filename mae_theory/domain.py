@@ -1,8 +1,9 @@
 """Images as functions on the unit square and patches as a domain decomposition (chapter 5).
 
-An image is a function ``f`` on ``Omega = [0, 1]^2``, sampled at the centres of an ``n x n``
-pixel grid. Patches of ``p x p`` pixels are a non-overlapping domain decomposition
-``Omega = U_i Omega_i`` with mesh size ``h = p / n`` and patch centres ``x_i``.
+An image is a function ``f`` on ``Omega = [0, 1]^2``, sampled at the centres of an ``H x H``
+pixel grid (``n = H`` in code). Patches of ``p x p`` pixels are a non-overlapping domain
+decomposition ``Omega = U_l Omega_l`` into ``L = G^2`` squares (``G = H / p`` per side) with
+mesh size ``h = p / H`` and patch centres ``xi_l``; points of ``Omega`` are ``xi, xi'``.
 
 Sections, in reading order: smooth and rough synthetic images with known regularity; the
 patch-wise projections ``Pi_0`` (patch mean) and ``Pi_1`` (plane per patch) and their errors;
@@ -42,10 +43,10 @@ def _check_sizes(name: str, value, symbol: str) -> list[int]:
 
 
 def cell_centres(m: int) -> torch.Tensor:
-    """Centres of the ``m x m`` square cells of ``[0, 1]^2``, shape (m*m, 2), float64.
+    """Centres ``xi_l`` of the ``G x G`` square cells of ``[0, 1]^2`` (``m = G``): (G^2, 2).
 
-    Row-major, like patch tokens: point ``l = i * m + j`` is ``((i + 1/2) h, (j + 1/2) h)``
-    with ``h = 1/m``.
+    Row-major, like patch tokens: point ``l = a * G + b`` is ``((a + 1/2) h, (b + 1/2) h)``
+    with ``h = 1/G``; float64.
 
     Examples
     --------
@@ -59,7 +60,7 @@ def cell_centres(m: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class SineField:
-    """A smooth vector field ``f(x) = sum_k a_k sin(2 pi w_k . x + phi_k)`` on ``[0, 1]^2``.
+    """A smooth vector field ``f(xi) = sum_k a_k sin(2 pi w_k . xi + phi_k)`` on ``[0, 1]^2``.
 
     Attributes: ``freqs`` (K, 2) frequencies ``w_k``; ``phases`` (K,); ``amps`` (K, d).
     Calling it on points (M, 2) gives values (M, d); :meth:`grad` gives (M, d, 2).
@@ -87,7 +88,7 @@ class SineField:
         return torch.sin(self._arg(points)) @ self.amps
 
     def grad(self, points: torch.Tensor) -> torch.Tensor:
-        """The Jacobian ``(df_c / dx_a)``, shape (M, d, 2)."""
+        """The Jacobian ``(df_c / dxi_a)``, shape (M, d, 2)."""
         c = torch.cos(self._arg(points))  # (M, K)
         return 2 * math.pi * torch.einsum("mk,kc,ka->mca", c, self.amps, self.freqs)
 
@@ -117,7 +118,7 @@ def smooth_field(dim: int = 1, *, n_modes: int = 6, max_freq: float = 2.0,
 
 
 def sample_field(field, n: int) -> torch.Tensor:
-    """Sample a field at the pixel centres of an ``n x n`` grid: shape (d, n, n).
+    """Sample a field at the pixel centres of an ``H x H`` grid (``n = H``): shape (d, H, H).
 
     Examples
     --------
@@ -134,7 +135,7 @@ def sample_field(field, n: int) -> torch.Tensor:
 
 def smooth_image(n: int, *, n_modes: int = 6, max_freq: float = 2.0,
                  seed: SeedLike = None) -> torch.Tensor:
-    """A smooth (C-infinity) grey image, shape (n, n): one :func:`smooth_field` sampled.
+    """A smooth (C-infinity) grey image, shape (H, H) (``n = H``): one :func:`smooth_field`.
 
     Examples
     --------
@@ -145,7 +146,7 @@ def smooth_image(n: int, *, n_modes: int = 6, max_freq: float = 2.0,
 
 
 def _rough_power(n: int, hurst: float) -> torch.Tensor:
-    """Power ``|k|^{-(2H + 2)}`` of each Fourier mode of an n x n periodic grid, 0 at k = 0."""
+    """Power ``|nu|^{-(2 theta + 2)}`` of each Fourier mode ``nu`` of an H x H periodic grid."""
     n = check_int("n", n, low=2, symbol="pixels per side")
     hurst = check_float("hurst", hurst, low=0.0, high=1.0, low_open=True, high_open=True,
                         symbol="Hoelder exponent H", fix="Use smooth_image for a smooth image.")
@@ -155,10 +156,12 @@ def _rough_power(n: int, hurst: float) -> torch.Tensor:
 
 
 def rough_image(n: int, hurst: float, *, seed: SeedLike = None) -> torch.Tensor:
-    """A random-phase field with Hoelder exponent ``H`` (a periodic fractional Brownian surface).
+    """A random-phase field with roughness exponent ``theta = hurst`` (a periodic fractional
+    Brownian surface), shape (H, H) with ``n = H``.
 
-    Fourier amplitudes fall like ``|k|^-(H + 1)`` (power spectrum ``|k|^-(2H + 2)``), so
-    ``E|f(x) - f(y)|^2 ~ |x - y|^{2H}`` for ``0 < H < 1``. Scaled to expected variance 1.
+    Fourier amplitudes fall like ``|nu|^-(theta + 1)`` (power spectrum ``|nu|^-(2 theta + 2)``),
+    so ``E|f(xi) - f(xi')|^2 ~ |xi - xi'|^{2 theta}`` for ``0 < theta < 1``. Scaled to expected
+    variance 1.
 
     Examples
     --------
@@ -175,10 +178,10 @@ def rough_image(n: int, hurst: float, *, seed: SeedLike = None) -> torch.Tensor:
 def rough_patch_mean_error(n: int, hurst: float, patch_size) -> np.ndarray:
     """Exact ``sqrt(E ||f - Pi_0 f||^2)`` for :func:`rough_image`, for each patch size.
 
-    A Fourier mode ``k`` keeps the fraction ``|D_p(k)|^2`` of its power in the patch mean,
-    ``D_p(k) = prod_a sin(pi k_a p / n) / (p sin(pi k_a / n))``, so
-    ``E ||f - Pi_0 f||^2 = sum_k S(k) (1 - |D_p(k)|^2) / sum_k S(k)``. As ``h = p/n -> 0`` with
-    ``n -> infinity`` this behaves like ``h^H``.
+    A Fourier mode ``nu`` keeps the fraction ``|D_p(nu)|^2`` of its power in the patch mean,
+    ``D_p(nu) = prod_a sin(pi nu_a p / H) / (p sin(pi nu_a / H))`` (``n = H``), so
+    ``E ||f - Pi_0 f||^2 = sum_nu S(nu) (1 - |D_p(nu)|^2) / sum_nu S(nu)``. As ``h = p/H -> 0``
+    with ``H -> infinity`` this behaves like ``h^theta`` (``theta = hurst``).
 
     Examples
     --------
@@ -200,7 +203,7 @@ def rough_patch_mean_error(n: int, hurst: float, patch_size) -> np.ndarray:
 
 
 def _blocks(img: torch.Tensor, p: int) -> torch.Tensor:
-    """(..., n, n) -> (..., n/p, n/p, p, p), checking that ``p`` divides ``n``."""
+    """(..., H, H) -> (..., G, G, p, p) with ``G = H/p``, checking that ``p`` divides ``H``."""
     check_tensor("img", img, symbol="f", shape_hint="(..., n, n)")
     if img.ndim < 2:
         raise ValueError(f"img (f) must be a tensor of shape (..., n, n); got {describe(img)}.")
@@ -221,16 +224,16 @@ def _unblocks(x: torch.Tensor) -> torch.Tensor:
 def patch_approximation(img: torch.Tensor, patch_size: int, order: int = 0) -> torch.Tensor:
     """The patch-wise L2 projection ``Pi_order f``: per patch mean (0) or best plane (1).
 
-    On each patch ``Omega_i`` the result is the least-squares fit of ``f`` by a constant
-    (``order=0``, the patch mean) or by ``a + b xi_1 + c xi_2`` (``order=1``), the pixel
-    offsets ``xi`` taken from the patch centre. Because the patches do not overlap, these
+    On each patch ``Omega_l`` the result is the least-squares fit of ``f`` by a constant
+    (``order=0``, the patch mean) or by ``a + b z_1 + c z_2`` (``order=1``), the pixel
+    offsets ``z = xi - xi_l`` taken from the patch centre. Because the patches do not overlap, these
     local projections add up to an orthogonal projection of the whole image.
 
     Parameters
     ----------
-    img : torch.Tensor, shape (..., n, n)
+    img : torch.Tensor, shape (..., H, H)
     patch_size : int
-        ``p``; must divide ``n``.
+        ``p``; must divide ``H``.
     order : {0, 1}
 
     Examples
@@ -271,10 +274,11 @@ def patch_approximation_error(img: torch.Tensor, patch_size: int, order: int = 0
 
 
 def patch_mean_error_linear(grad_norm: float, patch_size, n: int):
-    """Closed-form ``||f - Pi_0 f||`` for a linear image: ``|grad f| sqrt((p^2 - 1)/12) / n``.
+    """Closed-form ``||f - Pi_0 f||`` for a linear image: ``|grad f| sqrt((p^2 - 1)/12) / H``.
 
-    To leading order in ``h = p/n`` it holds for any smooth ``f`` with ``|grad f|`` replaced by
-    ``||grad f||_{L2}``; for ``p >> 1`` it is ``h ||grad f|| / sqrt(12)``.
+    ``n = H``, pixels per side. To leading order in ``h = p/H`` it holds for any smooth ``f``
+    with ``|grad f|`` replaced by ``||grad f||_{L2}``; for ``p >> 1`` it is
+    ``h ||grad f|| / sqrt(12)``.
 
     Examples
     --------
@@ -333,10 +337,10 @@ def overlap_leak(n_tokens: int, patch_size: int, stride: int, mask_ratio: float,
                  seed: SeedLike = None) -> float:
     """Fraction of a masked token's pixels still seen through overlapping visible tokens.
 
-    Tokens are ``p x p`` windows every ``stride`` pixels on a periodic image of
-    ``n_tokens * stride`` pixels per side; each token is masked independently with probability
-    ``r``. With ``stride = p`` (non-overlapping patches) nothing leaks; see
-    :func:`overlap_leak_theory`.
+    Tokens are ``p x p`` windows every ``stride`` (``s``) pixels on a periodic image of
+    ``G s`` pixels per side (``n_tokens = G`` tokens per side); each token is masked
+    independently with probability ``r``. With ``stride = p`` (non-overlapping patches) nothing
+    leaks; see :func:`overlap_leak_theory`.
 
     Examples
     --------

@@ -4,16 +4,19 @@ Liu, Hsu, Ravikumar & Risteski (2022) ask whether the *optimal predictor* of a m
 task determines the parameters of the model that generated the data. This module holds a
 discrete HMM of length 2 or 3,
 
-.. math:: P(x_{1:T}) = \\sum_{h_{1:T}} \\pi_{h_1} \\prod_{t \\ge 2} T_{h_{t-1} h_t}
-          \\prod_{t} O_{x_t h_t},
+.. math:: \\Pr(x_{1:3}) = \\sum_{z_{1:3}} \\pi_{z_1} \\prod_{t \\ge 2} \\Theta_{z_{t-1} z_t}
+          \\prod_{t} O_{x_t z_t}
 
-with ``K`` hidden states and ``V`` symbols (``O[v, h] = P(x = v | h)``), and the pieces of this
-book's reconstruction of their result:
+(or the same with two tokens), with hidden states :math:`z_t` taking ``K`` values, transitions
+:math:`\\Theta`, and symbols :math:`a` of an alphabet :math:`\\Sigma`
+(``O[a, z] = P(x_t = a | z_t = z)``; the code's ``n_symbols`` is :math:`|\\Sigma|`), and the
+pieces of this book's reconstruction of their result:
 
 - the optimal predictor of x2 from x1 depends on the parameters only through the pair table
-  :math:`P(x_1, x_2) = O J O^\\top` with :math:`J = \\operatorname{diag}(\\pi) T`, so every
-  :math:`O' = O S`, :math:`J' = S^{-1} J S^{-\\top}` (with :math:`1^\\top S = 1^\\top`) gives the
-  same predictor (:func:`pairwise_twin`);
+  :math:`\\Pr(x_1, x_2) = O \\Theta_\\pi O^\\top` with
+  :math:`\\Theta_\\pi = \\operatorname{diag}(\\pi) \\Theta`, so every :math:`O' = O S`,
+  :math:`\\Theta_\\pi' = S^{-1} \\Theta_\\pi S^{-\\top}` (with :math:`1^\\top S = 1^\\top`)
+  gives the same predictor (:func:`pairwise_twin`);
 - the predictor of the pair (x2, x3) from x1 fixes the whole triple table, a three-way tensor whose
   decomposition is unique (Kruskal), so it pins the parameters down up to relabelling the states.
 
@@ -40,11 +43,12 @@ class HMM:
     Attributes
     ----------
     initial : numpy.ndarray, shape (K,)
-        ``pi``, distribution of the first hidden state.
+        ``pi``, distribution of the first hidden state :math:`z_1`.
     transition : numpy.ndarray, shape (K, K)
-        ``T[h, h'] = P(h_{t+1} = h' | h_t = h)`` (rows sum to one).
-    emission : numpy.ndarray, shape (V, K)
-        ``O[v, h] = P(x_t = v | h_t = h)`` (columns sum to one).
+        :math:`\\Theta`: ``Theta[z, z'] = P(z_{t+1} = z' | z_t = z)`` (rows sum to one).
+    emission : numpy.ndarray, shape (n_symbols, K)
+        :math:`O`: ``O[a, z] = P(x_t = a | z_t = z)`` for symbols ``a`` of the alphabet
+        :math:`\\Sigma`, ``n_symbols`` of them (columns sum to one).
     """
 
     initial: np.ndarray
@@ -59,10 +63,10 @@ class HMM:
         if (pi.ndim != 1 or k < 1 or t.shape != (k, k) or o.ndim != 2 or o.shape[1] != k
                 or o.shape[0] < 1):
             raise ValueError(
-                "HMM needs initial pi (K,), transition T (K, K) and emission O (V, K); got "
-                f"{pi.shape}, {t.shape}, {o.shape}."
+                "HMM needs initial pi (K,), transition Theta (K, K) and emission O (|Sigma|, K); "
+                f"got {pi.shape}, {t.shape}, {o.shape}."
             )
-        for name, arr, axis in (("initial pi", pi, 0), ("transition T (rows)", t, 1),
+        for name, arr, axis in (("initial pi", pi, 0), ("transition Theta (rows)", t, 1),
                                 ("emission O (columns)", o, 0)):
             if (not np.isfinite(arr).all() or np.any(arr < -1e-12)
                     or not np.allclose(arr.sum(axis=axis), 1.0, atol=1e-8)):
@@ -100,7 +104,7 @@ def _check_length(length: int) -> int:
 
 
 def joint_table(hmm: HMM, length: int = 3) -> np.ndarray:
-    """Exact distribution of ``(x_1, ..., x_T)``, an array of shape ``(V,) * T``.
+    """Exact distribution of ``(x_1, ..., x_length)``, shape ``(|Sigma|,) * length``.
 
     Examples
     --------
@@ -116,7 +120,7 @@ def joint_table(hmm: HMM, length: int = 3) -> np.ndarray:
 
 
 def pairwise_conditional(hmm: HMM) -> np.ndarray:
-    """The optimal predictor of x2 from x1: ``P(x_2 = y | x_1 = x)``, shape (V, V), rows x.
+    """The optimal predictor of x2 from x1: ``P(x_2 = b | x_1 = a)``, shape ``(|Sigma|,) * 2``.
 
     A symbol that never occurs has an undefined row (0/0): the table is then NaN there.
     """
@@ -125,7 +129,7 @@ def pairwise_conditional(hmm: HMM) -> np.ndarray:
 
 
 def triplet_conditional(hmm: HMM) -> np.ndarray:
-    """The optimal predictor of (x2, x3) from x1: ``P(x_2, x_3 | x_1)``, shape (V, V, V)."""
+    """The optimal predictor of (x2, x3) from x1: ``P(x_2, x_3 | x_1)``, shape ``(|Sigma|,)*3``."""
     triple = joint_table(hmm, 3)
     return triple / triple.sum(axis=(1, 2), keepdims=True)
 
@@ -155,8 +159,11 @@ def pairwise_twin(hmm: HMM, direction, step: float = 1.0) -> HMM:
 
     With ``S = I + step * G`` and ``G`` the ``direction`` with its column means removed (so
     :math:`1^\\top S = 1^\\top`), the twin has :math:`O' = O S` and
-    :math:`J' = S^{-1} J S^{-\\top}`, hence :math:`O' J' O'^\\top = O J O^\\top`; then
-    :math:`\\pi' = J' 1` and :math:`T' = \\operatorname{diag}(\\pi')^{-1} J'`.
+    :math:`\\Theta_\\pi' = S^{-1} \\Theta_\\pi S^{-\\top}` with
+    :math:`\\Theta_\\pi = \\operatorname{diag}(\\pi)\\Theta`, hence
+    :math:`O' \\Theta_\\pi' O'^\\top = O \\Theta_\\pi O^\\top`; then
+    :math:`\\pi' = \\Theta_\\pi' 1` and
+    :math:`\\Theta' = \\operatorname{diag}(\\pi')^{-1} \\Theta_\\pi'`.
 
     Raises
     ------
@@ -188,15 +195,15 @@ def pairwise_twin(hmm: HMM, direction, step: float = 1.0) -> HMM:
     emission2 = hmm.emission @ s
     if joint2.min() < 0 or emission2.min() < 0:
         raise ValueError(
-            f"step {step} leaves the probability simplex (min J' = {joint2.min():.3g}, min O' = "
-            f"{emission2.min():.3g}); use a smaller step."
+            f"step {step} leaves the probability simplex (min Theta_pi' = "
+            f"{joint2.min():.3g}, min O' = {emission2.min():.3g}); use a smaller step."
         )
     pi2 = joint2.sum(axis=1)
     return HMM(pi2, joint2 / pi2[:, None], emission2)
 
 
 def sample_hmm(hmm: HMM, n: int, length: int = 3, *, seed: SeedLike = None) -> torch.Tensor:
-    """Draw ``n`` sequences ``(x_1, ..., x_T)``, a long tensor of shape (n, T).
+    """Draw ``n`` sequences ``(x_1, ..., x_length)``, a long tensor of shape (n, length).
 
     Examples
     --------
@@ -219,7 +226,7 @@ def sample_hmm(hmm: HMM, n: int, length: int = 3, *, seed: SeedLike = None) -> t
 
 
 def count_table(sequences: torch.Tensor, n_symbols: int) -> np.ndarray:
-    """Counts of each observed tuple, an array of shape ``(V,) * T``."""
+    """Counts of each observed tuple, an array of shape ``(|Sigma|,) * length``."""
     n_symbols = check_int("n_symbols", n_symbols, symbol="V")
     if isinstance(sequences, np.ndarray):
         sequences = torch.from_numpy(sequences)
@@ -245,8 +252,9 @@ def count_table(sequences: torch.Tensor, n_symbols: int) -> np.ndarray:
 def fit_hmm(counts, n_states: int, *, iters: int = 500, seed: SeedLike = None):
     """Maximum-likelihood HMM for a table of pair or triple counts, by EM.
 
-    The E-step enumerates the ``K^T`` hidden paths of every observed cell; the M-step sets
-    ``pi``, ``T`` and ``O`` to their expected counts, normalised. Starts from
+    The E-step enumerates the ``K^length`` hidden paths :math:`z_{1:3}` (or :math:`z_{1:2}`) of
+    every observed cell; the M-step sets :math:`\\pi`, :math:`\\Theta` and :math:`O` to their
+    expected counts, normalised. Starts from
     :func:`random_hmm` (``seed``).
 
     Returns
@@ -304,7 +312,7 @@ def fit_hmm(counts, n_states: int, *, iters: int = 500, seed: SeedLike = None):
 
 
 def parameter_error(fitted: HMM, true: HMM) -> float:
-    """Largest absolute error in ``O`` and ``T``, after the best relabelling of hidden states.
+    """Largest absolute error in ``O`` and ``Theta``, after the best relabelling of states.
 
     Examples
     --------

@@ -5,7 +5,9 @@ patches (Q5 of Cao et al.) or interpolates globally. This module supplies the ya
 
 - :func:`nearest_visible_fill`: copy the nearest visible patch (the "local" answer);
 - :func:`kernel_interpolation_fill`: Gaussian-kernel (Nadaraya-Watson) average of the visible
-  patches, weights :math:`w_j \\propto \\exp(-\\lVert x_m - x_j\\rVert^2 / 2h^2)`;
+  patches :math:`j \\in \\vis`, weights on a masked query patch :math:`i \\in \\mask`
+  :math:`\\propto \\exp(-\\lVert \\xi_i - \\xi_j\\rVert^2 / 2\\nu^2)` (patch centres
+  :math:`\\xi`, bandwidth :math:`\\nu` in patches);
 - :func:`mirror_images`: images symmetric about the vertical axis, whose every patch has a
   partner (:func:`mirror_partner`) that may be far away;
 - :func:`restrict_decoder_attention`: make a trained or fresh MAE's decoder attend only to
@@ -56,7 +58,8 @@ def _check_fill(patches, mask, grid_size) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"mask must have one row per image (N = {patches.shape[0]}); got "
                          f"{describe(mask)}.")
     if torch.any(m.sum(dim=1) >= m.shape[1]):
-        raise ValueError("mask hides every patch of an image; keep at least one visible patch V.")
+        raise ValueError("mask hides every patch of an image; keep at least one visible patch "
+                         "(a non-empty visible set).")
     return patches.float(), m
 
 
@@ -100,10 +103,12 @@ def kernel_interpolation_fill(patches: torch.Tensor, mask: torch.Tensor,
                               grid_size: tuple[int, int], bandwidth: float = 1.0) -> torch.Tensor:
     """Gaussian-kernel interpolation of masked patches from every visible patch.
 
-    .. math:: \\hat x_m = \\sum_{j \\in V} \\frac{k(x_m, x_j)}{\\sum_{j' \\in V} k(x_m, x_{j'})}
-              x_j, \\quad k(a, b) = \\exp(-\\lVert a - b \\rVert^2 / 2h^2)
+    .. math:: \\hat x_i = \\sum_{j \\in \\vis} \\frac{\\kappa(\\xi_i, \\xi_j)}
+              {\\sum_{j' \\in \\vis} \\kappa(\\xi_i, \\xi_{j'})} x_j, \\quad
+              \\kappa(\\xi, \\xi') = \\exp(-\\lVert \\xi - \\xi' \\rVert^2 / 2\\nu^2)
 
-    with patch positions in patch units and bandwidth ``h``.
+    for every masked patch :math:`i \\in \\mask`, with patch centres :math:`\\xi` in patch units
+    and bandwidth :math:`\\nu` = ``bandwidth``.
 
     Examples
     --------
@@ -112,7 +117,7 @@ def kernel_interpolation_fill(patches: torch.Tensor, mask: torch.Tensor,
     >>> kernel_interpolation_fill(x, torch.tensor([[0., 1., 0.]]), (1, 3)).flatten().tolist()
     [0.0, 1.0, 2.0]
     """
-    bandwidth = check_float("bandwidth", bandwidth, low=0.0, low_open=True, symbol="h",
+    bandwidth = check_float("bandwidth", bandwidth, low=0.0, low_open=True, symbol="nu",
                             fix="The bandwidth is in patches, e.g. 1.0.")
     x, m = _check_fill(patches, mask, grid_size)
     c = patch_coordinates(grid_size)
@@ -171,8 +176,10 @@ def mirror_images(n: int, height: int = 8, width: int = 16, *, smoothness: float
 
 
 def local_attention_mask(grid_size: tuple[int, int], radius: float) -> torch.Tensor:
-    """Boolean (L+1, L+1) mask, True = may attend: a patch query sees patch keys within
-    ``radius`` (Euclidean, in patches) and not cls; the cls query sees everything.
+    """Boolean (1 + L, 1 + L) mask, True = may attend: a patch query ``i`` sees the patch keys
+    ``j`` within ``radius`` (Euclidean, in patches: :math:`\\lVert \\xi_i - \\xi_j \\rVert \\le`
+    ``radius``) and not cls; the cls query sees everything. This radius is the decoder's
+    reach per block; ``radius = 0`` lets a patch attend only to itself.
 
     Examples
     --------
@@ -303,14 +310,16 @@ def partner_attention(attn: torch.Tensor, mask: torch.Tensor, partner: torch.Ten
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention a masked query pays its visible mirror partner, and what distance alone gives.
 
-    For a masked query ``i`` whose partner ``p(i)`` is visible, the weights are restricted to
-    the visible keys and renormalised, :math:`w_{ij} = A_{ij} / \\sum_{j' \\in V} A_{ij'}`.
-    The **observed** value is :math:`w_{i\\,p(i)}`. The **distance-based** value is what the
-    same decoder would give the partner if its attention depended on distance only: the
-    head's mean weight :math:`g(d)` on visible keys at distance :math:`d = \\lVert x_i - x_j
-    \\rVert` (patches), taken over every masked query and every visible key that is **not**
-    its partner, renormalised over the row's visible keys:
-    :math:`g(d_{i\\,p(i)}) / \\sum_{j \\in V} g(d_{ij})`. Where no other key lies at the
+    For a masked query :math:`i \\in \\mask` whose partner ``p(i)`` is visible, the weights are
+    restricted to the visible keys and renormalised,
+    :math:`\\bar A_{ij} = A_{ij} / \\sum_{j' \\in \\vis} A_{ij'}`.
+    The **observed** value is :math:`\\bar A_{i\\,p(i)}`. The **distance-based** value is what
+    the same decoder would give the partner if its attention depended on distance only: the
+    head's mean weight :math:`g(\\lVert \\xi_i - \\xi_j \\rVert)` on visible keys ``j`` at that
+    distance from the query (patch centres :math:`\\xi`, in patches), taken over every masked
+    query and every visible key that is **not** its partner, renormalised over the row's
+    visible keys: :math:`g(\\lVert \\xi_i - \\xi_{p(i)} \\rVert) / \\sum_{j \\in \\vis}
+    g(\\lVert \\xi_i - \\xi_j \\rVert)`. Where no other key lies at the
     partner's distance (the far corners of a grid), :math:`\\log g` is interpolated linearly
     between the nearest distances that have keys. A local (distance-
     decreasing) attention gives a far partner little; a decoder that reads its partner gives
@@ -318,7 +327,7 @@ def partner_attention(attn: torch.Tensor, mask: torch.Tensor, partner: torch.Ten
 
     Parameters
     ----------
-    attn : torch.Tensor, shape (N, heads, L + 1, L + 1)
+    attn : torch.Tensor, shape (N, heads, 1 + L, 1 + L)
         One decoder block's map (cls first, patches in grid order).
     mask : torch.Tensor, shape (N, L), 1 = masked
     partner : torch.Tensor, shape (L,), from :func:`mirror_partner`

@@ -1,8 +1,10 @@
 """Patches and masks: cutting an image into tokens and choosing which tokens the encoder sees.
 
 Notation (book, notation page): an image batch has shape ``(N, C, H, W)``; with patch size ``p``
-it becomes ``L = (H/p)(W/p)`` tokens of ``p*p*C`` values each. A mask ``m`` splits the tokens into
-the masked set ``M`` (hidden from the encoder, ``mask == 1``) and the visible set ``V``.
+it becomes ``L = (H/p)(W/p)`` tokens of ``p*p*C`` values each. A mask splits the tokens into the
+masked set :math:`\\mathcal M` (hidden from the encoder, ``mask == 1``) and the visible set
+:math:`\\mathcal V` (the book writes them ``\\mask`` and ``\\vis``; the letter ``m`` is kept for a
+mask on the leaves of a latent tree).
 
 The counting rule for random masks, pinned by a test: with mask ratio ``r`` the encoder keeps
 
@@ -16,7 +18,8 @@ numbers comparable. At least one token must stay visible.
 
 A *masking unit* of ``u`` patches per side hides square groups of ``u x u`` patches together
 (Kong et al.'s "patch size" of the mask, decoupled from the ViT's patch size); then the rule
-above is applied to the number of units.
+above is applied to the number of units, ``U = L / u**2``: the encoder keeps
+:math:`\\lfloor U (1 - r) \\rfloor` units and the other :math:`n_u` are masked.
 """
 
 from __future__ import annotations

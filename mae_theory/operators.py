@@ -3,12 +3,17 @@
 On the image domain ``Omega = [0, 1]^2`` (see :mod:`mae_theory.domain` for images and patches),
 softmax attention is read as a normalised kernel integral operator,
 
-.. math:: (\\mathcal{K}v)(x) = \\frac{\\int_\\Omega \\kappa(x, y) v(y) dy}
-          {\\int_\\Omega \\kappa(x, y) dy}, \\quad
-          \\kappa(x, y) = \\exp(q(x) \\cdot k(y) / \\sqrt{d}),
+.. math:: (\\mathcal{K}w)(\\xi) = \\frac{\\int_\\Omega \\kappa(\\xi, \\xi') w(\\xi') d\\xi'}
+          {\\int_\\Omega \\kappa(\\xi, \\xi') d\\xi'}, \\quad
+          \\kappa(\\xi, \\xi') = \\exp(q(\\xi) \\cdot k(\\xi') / \\sqrt{d_h}),
 
-and token attention as its quadrature on the patch centres (the midpoint rule); attention over
-a random visible subset is a Monte-Carlo (Nystrom-type) estimate of the same operator.
+and token attention as its quadrature on the patch centres (the midpoint rule on the
+``G x G`` grid, nodes ``xi_j``, weights ``omega_j``); attention over a random subset of
+``n_keep`` tokens is a Monte-Carlo (Nystrom-type) estimate of the same operator.
+
+Notation (book): points ``xi, xi'`` of ``Omega``; query, key and value fields ``q, k, w``
+(``v`` in code) of head width ``d_h``; ``G`` patches per side, ``L = G^2`` tokens; in code
+``m`` is ``G``, ``J`` the number of keys and ``n_visible`` is ``n_keep``.
 
 Sections, in reading order: the kernel operator and its quadratures; attention kernels of a
 trained MAE. The names of :mod:`mae_theory.domain` are re-exported here, so chapters can use
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .attention_metrics import uniform_gap
 from .checks import check_images, check_int, check_tensor, describe
 from .domain import (
     SineField,
@@ -40,7 +46,6 @@ from .domain import (
     smooth_field,
     smooth_image,
 )
-from .attention_metrics import uniform_gap
 from .metrics import effective_rank
 from .runtime import SeedLike, make_generator
 
@@ -76,7 +81,8 @@ __all__ = [
 
 
 def midpoint_nodes(m: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Midpoint rule on the ``m x m`` patches: nodes ``x_i`` (m*m, 2), weights ``h^2`` (m*m,).
+    """Midpoint rule on the ``G x G`` patches (``m = G``): nodes ``xi_j`` (G^2, 2), weights
+    ``omega_j = h^2`` (G^2,).
 
     Examples
     --------
@@ -89,9 +95,10 @@ def midpoint_nodes(m: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def gauss_legendre_nodes(m: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tensor-product Gauss-Legendre rule with ``m x m`` nodes on ``[0, 1]^2`` (the reference).
+    """Tensor-product Gauss-Legendre rule with ``G x G`` nodes ``xi_j`` and weights
+    ``omega_j`` on ``[0, 1]^2`` (``m = G``; the reference).
 
-    Exact for polynomials of degree ``2m - 1`` in each variable.
+    Exact for polynomials of degree ``2G - 1`` in each variable.
 
     Examples
     --------
@@ -120,15 +127,15 @@ def _check_qkv(queries, keys, values) -> None:
 
 def kernel_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                      weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Normalised kernel quadrature ``sum_j w_j kappa_ij v_j / sum_j w_j kappa_ij``.
+    """Normalised kernel quadrature ``sum_j omega_j kappa_ij w_j / sum_j omega_j kappa_ij``.
 
-    With ``kappa_ij = exp(q_i . k_j / sqrt(d))``. With equal weights (``None``) this is exactly
-    softmax attention ``softmax(Q K^T / sqrt(d)) V``: the weights cancel in the ratio.
+    With ``kappa_ij = exp(q_i . k_j / sqrt(d_h))``. With equal weights (``None``) this is
+    exactly softmax attention ``softmax(Q K^T / sqrt(d_h)) V``: the weights cancel.
 
     Parameters
     ----------
-    queries : (M, d) ``q(x_i)``; keys : (J, d) ``k(y_j)``; values : (J, d_v) ``v(y_j)``
-    weights : (J,) positive quadrature weights ``w_j``, or None
+    queries : (M, d_h) ``q(xi_i)``; keys : (J, d_h) ``k(xi_j)``; values : (J, d_v) ``w(xi_j)``
+    weights : (J,) positive quadrature weights ``omega_j``, or None
 
     Returns
     -------
@@ -136,7 +143,7 @@ def kernel_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Te
 
     Examples
     --------
-    >>> q, k, v = torch.randn(3, 4), torch.randn(5, 4), torch.randn(5, 2)
+    >>> q, k, v = (torch.randn(n, c, dtype=torch.float64) for n, c in [(3, 4), (5, 4), (5, 2)])
     >>> a = torch.softmax(q @ k.T / 2, dim=-1) @ v
     >>> bool(torch.allclose(kernel_attention(q, k, v, torch.full((5,), 0.2)), a))
     True
@@ -154,7 +161,9 @@ def kernel_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Te
 
 def integral_attention(x: torch.Tensor, q, k, v, nodes: torch.Tensor,
                        weights: torch.Tensor) -> torch.Tensor:
-    """``(K v)(x)`` for feature fields ``q, k, v`` (callables (M, 2) -> (M, d)) by a quadrature.
+    """``(K w)(xi)`` at points ``x`` (= ``xi``) for fields ``q, k, v`` (``v`` is the value field
+    ``w``; callables (M, 2) -> (M, d)) by a quadrature with ``nodes`` ``xi_j``, ``weights``
+    ``omega_j``.
 
     Examples
     --------
@@ -176,14 +185,14 @@ def integral_attention(x: torch.Tensor, q, k, v, nodes: torch.Tensor,
 
 @dataclass(frozen=True)
 class PatchConstant:
-    """The field ``f`` frozen on each of ``m x m`` patches at its value at the patch centre.
+    """The field ``f`` frozen on each of ``G x G`` patches (``m = G``) at its patch-centre value.
 
-    ``PatchConstant(f, m)(y) = f(x_i)`` for ``y`` in patch ``Omega_i``: the latent field of a
-    patch embedding, constant on every patch.
+    ``PatchConstant(f, G)(xi') = f(xi_l)`` for ``xi'`` in patch ``Omega_l``: the latent field of
+    a patch embedding, constant on every patch.
     """
 
     field: object  # the field f: a callable (M, 2) -> (M, d)
-    m: int  # patches per side, h = 1/m
+    m: int  # G, patches per side, h = 1/G
 
     def __post_init__(self) -> None:
         if not callable(self.field):
@@ -199,10 +208,10 @@ class PatchConstant:
 
 def subset_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                      n_visible: int, *, n_draws: int = 1, seed: SeedLike = None) -> torch.Tensor:
-    """Attention over ``n`` random tokens (without replacement): the Monte-Carlo estimate.
+    """Attention over ``n_keep`` random tokens (without replacement): the Monte-Carlo estimate.
 
-    Returns (n_draws, M, d_v). Each draw keeps ``n`` of the ``J`` keys, as an MAE encoder keeps
-    its visible tokens, and renormalises the softmax over them.
+    Returns (n_draws, M, d_v). Each draw keeps ``n_keep = n_visible`` of the ``J`` keys, as an
+    MAE encoder keeps its visible set, and renormalises the softmax over them.
 
     Examples
     --------
@@ -229,9 +238,10 @@ def subset_attention_error_theory(queries: torch.Tensor, keys: torch.Tensor,
     """Predicted RMS error of :func:`subset_attention` (delta method, finite population).
 
     .. math:: \\mathrm{RMS}^2 = \\frac{J - n}{(J - 1) n}\\,
-              \\overline{\\tfrac{1}{J} \\sum_j w_{ij}^2 (v_j - (Kv)_i)^2 / \\bar w_i^2}
+              \\overline{\\tfrac{1}{J} \\sum_j \\kappa_{ij}^2 (w_j - o_i)^2 / \\bar\\kappa_i^2}
 
-    with ``w_ij = kappa(x_i, y_j)``: the error falls like ``n^{-1/2}`` while ``n << J``.
+    with ``n = n_keep``, ``kappa_ij = kappa(xi_i, xi_j)`` and ``o_i`` the full-token output of
+    query ``i``: the error falls like ``n_keep^{-1/2}`` while ``n_keep << J``.
 
     Examples
     --------
@@ -257,7 +267,8 @@ def subset_attention_error_theory(queries: torch.Tensor, keys: torch.Tensor,
 
 def attention_kernels(model, imgs: torch.Tensor, *, masking=None, part: str = "encoder",
                       drop_cls: bool = True) -> torch.Tensor:
-    """Softmax attention matrices of every block, shape (blocks, N, heads, T, T), float32.
+    """Softmax attention matrices ``A_ij`` of every block, shape (blocks, N, heads, T, T),
+    float32; ``T = 1 + L`` tokens, or ``L`` with ``drop_cls``.
 
     From :meth:`MAE.attention_maps`. With ``drop_cls`` the class token's row and column are
     removed and each row renormalised: the kernel restricted to patch tokens.
@@ -286,7 +297,7 @@ def attention_kernels(model, imgs: torch.Tensor, *, masking=None, part: str = "e
 
 
 def kernel_spectrum(kernels: torch.Tensor) -> torch.Tensor:
-    """Singular values of each (T, T) kernel, descending, shape (..., T), float64.
+    """Singular values of each (T, T) kernel (``T = L`` tokens), descending, (..., T), float64.
 
     Examples
     --------
@@ -348,7 +359,7 @@ def masked_error_split(pred: torch.Tensor, target: torch.Tensor,
                        mask: torch.Tensor) -> tuple[float, float]:
     """Split the squared error on masked patches into its patch-mean and sub-patch parts.
 
-    For a patch with target ``t`` and prediction ``y`` (each ``P`` values), the error splits
+    For a patch with target ``t`` and prediction ``y`` (each ``P = p^2 C`` values), the error splits
     orthogonally, as :math:`\\Pi_0` splits a function (chapter 5):
 
     .. math:: \\lVert t - y \\rVert^2 = P\\,(\\bar t - \\bar y)^2

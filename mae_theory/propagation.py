@@ -1,15 +1,16 @@
 """How a representation travels through pre-LayerNorm transformer blocks (chapter 7, Q3).
 
-A pre-LN block updates the residual stream ``x_l`` (one row per token) as
+A pre-LN block ``b`` (``b = 0 .. B-1``, ``B`` the encoder depth) updates the residual stream
+``X_b`` entering it (one row per token, shape ``(N, 1 + L, D)``: cls and ``L`` patches) as
 
-.. math:: x_{l+1/2} = x_l + \\mathrm{Attn}(\\mathrm{LN}_1 x_l), \\qquad
-          x_{l+1} = x_{l+1/2} + \\mathrm{MLP}(\\mathrm{LN}_2 x_{l+1/2}).
+.. math:: X_{b+1/2} = X_b + \\mathrm{Attn}(\\mathrm{LN}_1 X_b), \\qquad
+          X_{b+1} = X_{b+1/2} + \\mathrm{MLP}(\\mathrm{LN}_2 X_{b+1/2}).
 
 Both branches read a LayerNormed input, whose norm is at most
-:math:`R = \\sqrt{D}\\lVert\\gamma\\rVert_\\infty + \\lVert\\beta\\rVert_2` whatever ``x_l`` is, so
-the update of a block is bounded by a constant :math:`C_l` of its weights alone
-(:func:`update_bound`); relative updates :math:`\\rho_l = \\lVert x_{l+1} - x_l\\rVert /
-\\lVert x_l\\rVert \\le C_l / \\lVert x_l\\rVert` shrink as the stream grows. This module
+:math:`R = \\sqrt{D}\\lVert\\gamma\\rVert_\\infty + \\lVert\\beta\\rVert_2` whatever ``X_b`` is, so
+the update of a block is bounded by a constant :math:`\\Gamma_b` of its weights alone
+(:func:`update_bound`); relative updates :math:`\\delta_b = \\lVert X_{b+1} - X_b\\rVert /
+\\lVert X_b\\rVert \\le \\Gamma_b / \\lVert X_b\\rVert` shrink as the stream grows. This module
 measures the stream (:func:`residual_stream`), the updates (:func:`relative_updates`) and the
 bound, builds per-image features for layer-by-layer CKA (:func:`pooled_features`), and
 trains the supervised comparison model (:func:`train_supervised`).
@@ -42,8 +43,9 @@ def residual_stream(mae, imgs: torch.Tensor, masking: Masking | None = None) -> 
 
     Returns
     -------
-    list of torch.Tensor, ``depth + 1`` entries of shape (N, T, D), float32
-        ``x_0`` (embedded patches and cls) to ``x_depth`` (before the final LayerNorm).
+    list of torch.Tensor, ``B + 1`` entries of shape (N, 1 + L, D), float32
+        :math:`X_0` (embedded patches and cls) to :math:`X_B` (after the last of the ``B``
+        blocks, before the final LayerNorm); with a ``masking``, ``1 + n_keep`` tokens.
 
     Examples
     --------
@@ -73,18 +75,19 @@ def _check_mae(mae) -> None:
 def _check_states(states) -> None:
     if len(states) < 2 or any(s.shape != states[0].shape for s in states):
         raise ValueError(
-            "states must be a list of at least two residual-stream tensors x_l of one shape "
-            "(N, T, D), as returned by residual_stream."
+            "states must be a list of at least two residual-stream tensors X_b of one shape "
+            "(N, 1 + L, D), as returned by residual_stream."
         )
 
 
 def relative_updates(states: list[torch.Tensor], *, skip_cls: bool = True) -> torch.Tensor:
-    """Mean relative update per block, :math:`\\rho_l = \\operatorname{mean}_{n,i}
-    \\lVert x_{l+1,i} - x_{l,i} \\rVert / \\lVert x_{l,i} \\rVert`.
+    """Mean relative update per block, :math:`\\delta_b = \\operatorname{mean}_{n,i}
+    \\lVert X_{b+1,i} - X_{b,i} \\rVert / \\lVert X_{b,i} \\rVert` (mean over images ``n`` and
+    patch tokens ``i``).
 
     Returns
     -------
-    torch.Tensor, shape (depth,)
+    torch.Tensor, shape (B,): :math:`\\delta_0, \\dots, \\delta_{B-1}`
 
     Examples
     --------
@@ -105,17 +108,18 @@ def _layer_norm_radius(ln: nn.LayerNorm) -> float:
 
 @torch.no_grad()
 def update_bound(block) -> float:
-    """Weight-only bound :math:`C_l` on the per-token update of one pre-LN block.
+    """Weight-only bound :math:`\\Gamma_b` on the per-token update of one pre-LN block ``b``.
 
-    .. math:: \\lVert x_{l+1,i} - x_{l,i} \\rVert \\le C_l =
-              \\lVert W_O \\rVert \\Big(\\sum_h (\\lVert W_V^h \\rVert R_1 +
-              \\lVert b_V^h \\rVert)^2\\Big)^{1/2} + \\lVert b_O \\rVert
+    .. math:: \\lVert X_{b+1,i} - X_{b,i} \\rVert \\le \\Gamma_b =
+              \\lVert W_O \\rVert \\Big(\\sum_k (\\lVert W_V^{(k)} \\rVert R_1 +
+              \\lVert b_V^{(k)} \\rVert)^2\\Big)^{1/2} + \\lVert b_O \\rVert
               + \\lVert W_2 \\rVert (\\lVert W_1 \\rVert R_2 + \\lVert b_1 \\rVert)
               + \\lVert b_2 \\rVert
 
-    with spectral norms, :math:`R_k = \\sqrt{D}\\lVert\\gamma_k\\rVert_\\infty +
-    \\lVert\\beta_k\\rVert` the radius of LayerNorm ``k``'s output; each head's output is a convex
-    combination of its values, and :math:`|\\mathrm{GELU}(u)| \\le |u|`.
+    with spectral norms, heads :math:`k = 1, \\dots, n_h`, and
+    :math:`R_j = \\sqrt{D}\\lVert\\gamma_j\\rVert_\\infty + \\lVert\\beta_j\\rVert` the radius of
+    LayerNorm ``j``'s output (``j = 1, 2``); each head's output is a convex combination of its
+    values, and :math:`|\\mathrm{GELU}(u)| \\le |u|`.
 
     Examples
     --------
@@ -149,32 +153,34 @@ def update_bound(block) -> float:
 
 
 def update_bounds(mae) -> torch.Tensor:
-    """:func:`update_bound` of every encoder block, shape (depth,)."""
+    """:func:`update_bound` of every encoder block, :math:`\\Gamma_0, \\dots, \\Gamma_{B-1}`,
+    shape (B,)."""
     _check_mae(mae)
     return torch.tensor([update_bound(b) for b in mae.blocks])
 
 
 def stream_norms(states: list[torch.Tensor], *, skip_cls: bool = True) -> torch.Tensor:
-    """Mean token norm :math:`\\operatorname{mean}_{n,i} \\lVert x_{l,i} \\rVert` per state,
-    shape (depth + 1,)."""
+    """Mean token norm :math:`\\operatorname{mean}_{n,i} \\lVert X_{b,i} \\rVert` per state,
+    shape (B + 1,)."""
     _check_states(states)
     return torch.stack([(x[:, 1:] if skip_cls else x).norm(dim=-1).mean() for x in states])
 
 
 def predicted_relative_bound(states: list[torch.Tensor], bounds: torch.Tensor, *,
                              skip_cls: bool = True) -> torch.Tensor:
-    """The bound on :math:`\\rho_l` the theorem gives: :math:`\\operatorname{mean}_{n,i}
-    C_l / \\lVert x_{l,i} \\rVert`, shape (depth,)."""
+    """The bound on :math:`\\delta_b` the theorem gives: :math:`\\operatorname{mean}_{n,i}
+    \\Gamma_b / \\lVert X_{b,i} \\rVert`, shape (B,)."""
     _check_states(states)
     if bounds.shape != (len(states) - 1,):
-        raise ValueError(f"bounds C_l must have one entry per block ({len(states) - 1}); got "
+        raise ValueError(f"bounds Gamma_b must have one entry per block ({len(states) - 1}); got "
                          f"shape {tuple(bounds.shape)}.")
     s = [x[:, 1:] if skip_cls else x for x in states[:-1]]
     return torch.stack([(c / x.norm(dim=-1)).mean() for c, x in zip(bounds, s)])
 
 
 def token_features(states: list[torch.Tensor], *, skip_cls: bool = True) -> list[torch.Tensor]:
-    """Flatten each state to one row per patch token, (N*T', D): the input of CKA."""
+    """Flatten each state to one row per patch token, (N L, D) (``N (1 + L)`` with cls): the
+    input of token-level CKA."""
     return [(x[:, 1:] if skip_cls else x).reshape(-1, x.shape[-1]) for x in states]
 
 
@@ -182,8 +188,8 @@ def pooled_features(states: list[torch.Tensor], *, skip_cls: bool = True) -> lis
     """One feature row per image for CKA: remove each token position's mean over the images,
     then mean-pool the tokens, (N, D) per state.
 
-    .. math:: z_{l,n} = \\frac{1}{L}\\sum_{i=1}^{L}\\Big(x_{l,n,i}
-              - \\frac{1}{N}\\sum_{m=1}^{N} x_{l,m,i}\\Big)
+    .. math:: \\bar X_{b,n} = \\frac{1}{L}\\sum_{i=1}^{L}\\Big(X_{b,n,i}
+              - \\frac{1}{N}\\sum_{n'=1}^{N} X_{b,n',i}\\Big)
 
     Token-level CKA (:func:`token_features`) treats the ``L`` tokens of an image as ``L``
     examples. Tokens at different positions differ by the position embedding, which is the same
@@ -194,8 +200,8 @@ def pooled_features(states: list[torch.Tensor], *, skip_cls: bool = True) -> lis
 
     Parameters
     ----------
-    states : list of torch.Tensor, each (N, T, D)
-        Residual-stream states :math:`x_l`, as returned by :func:`residual_stream`.
+    states : list of torch.Tensor, each (N, 1 + L, D)
+        Residual-stream states :math:`X_b`, as returned by :func:`residual_stream`.
     skip_cls : bool
         Drop token 0 (the cls token) before pooling.
 
@@ -205,7 +211,7 @@ def pooled_features(states: list[torch.Tensor], *, skip_cls: bool = True) -> lis
 
     Notes
     -----
-    Pooling and centring are both linear, so :math:`z_{l,n}` is also the mean-pooled token of
+    Pooling and centring are both linear, so :math:`\\bar X_{b,n}` is also the mean-pooled token of
     image ``n`` minus its mean over images; linear CKA, which centres its inputs, gives the same
     value on plain mean-pooled tokens. The per-position centring is written out because it is
     the reason the measure ignores the position embedding. Used in chapter 7.

@@ -2,12 +2,14 @@
 
 Balestriero & LeCun (2024) argue that a reconstruction loss spends its capacity on the
 directions of largest pixel variance, while what a classifier needs may sit in directions of small
-variance. The tools here split the pixel space by principal components (PCA),
+variance. The tools here split the pixel space by principal components (PCA) of the pixel
+covariance :math:`Q` of images with :math:`n = CHW` pixels,
 
-.. math:: \\Sigma = U \\Lambda U^\\top, \\quad \\lambda_1 \\ge \\dots \\ge \\lambda_D, \\qquad
-          \\text{share}(S) = \\sum_{j \\in S} \\lambda_j \\Big/ \\sum_j \\lambda_j,
+.. math:: Q = \\sum_{j=1}^{n} s_j\\, y_j y_j^\\top, \\quad s_1 \\ge \\dots \\ge s_n, \\qquad
+          \\text{share}(\\mathcal S) = \\sum_{j \\in \\mathcal S} s_j \\Big/ \\sum_j s_j,
 
-and project images onto a chosen set ``S`` of components.
+and project images onto a chosen set :math:`\\mathcal S` of components (``dims``). (``n`` is
+``PCA.dim``; the book keeps :math:`D` for the encoder width.)
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ class PCA:
 
     Attributes
     ----------
-    mean : torch.Tensor, shape (D,)
-    components : torch.Tensor, shape (D, D)
-        Row ``j`` is the unit direction ``u_j``, sorted by decreasing variance.
-    variances : torch.Tensor, shape (D,)
-        ``lambda_j``, the variance along ``u_j``.
+    mean : torch.Tensor, shape (n,)
+    components : torch.Tensor, shape (n, n)
+        Row ``j`` is the unit direction ``y_j``, sorted by decreasing variance.
+    variances : torch.Tensor, shape (n,)
+        ``s_j``, the variance along ``y_j``.
     """
 
     mean: torch.Tensor
@@ -48,7 +50,7 @@ def fit_pca(x: torch.Tensor) -> PCA:
     Parameters
     ----------
     x : torch.Tensor, shape (N, ...)
-        ``N >= 2`` samples; trailing dimensions are flattened to ``D`` pixels.
+        ``N >= 2`` samples; trailing dimensions are flattened to ``n`` pixels.
 
     Examples
     --------

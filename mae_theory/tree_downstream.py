@@ -5,7 +5,9 @@ under a mask, against the shared latents :math:`c(m)`. A user deploys something 
 encoder applied to the **full input** (no mask), read by a linear head. This module measures
 that deployed representation on a *harsher* latent tree (deeper edge maps with a smaller
 leaky-ReLU slope, so that no single leaf reads the root linearly) whose **root class** (the sign
-of the root's first coordinate) is the downstream label.
+of the root's first coordinate) is the downstream label. Book notation: the root is
+:math:`\\rho` (``tree.root``, named ``"r"`` in code), :math:`\\operatorname{Pa}(j)` the parent of
+leaf ``j``, :math:`d` the bottleneck width (``latent_dim``) and :math:`r` only the mask ratio.
 
 Reading order: the tree and its label (:func:`harsh_tree`, :func:`root_class`), a
 deterministic linear probe (:func:`ridge_classifier_accuracy`), the exact split of the masked
@@ -164,14 +166,15 @@ def bayes_error_split(tree: LatentTree, sample: Sample, masked: Iterable[str], s
     """The irreducible masked error given the visible leaves, split into latent and leaf noise.
 
     In an invertible tree the visible leaves fix every ancestor they have; a masked leaf ``j``
-    depends on them only through ``a``, its deepest ancestor with a visible leaf below it, and
-    the noises on the path from ``a`` down to ``j`` are unknown and independent. So the best
-    possible prediction is :math:`\\E[x_j \\mid z_a]` and its error
-    :math:`\\E\\,\\mathrm{Var}(x_j \\mid z_a)` splits exactly (law of total variance) into the
-    **leaf-noise part** :math:`\\E\\,\\mathrm{Var}(x_j \\mid z_{pa(j)})`, which no mask ratio can
-    remove, and the **latent part** (the unknown latents between ``a`` and ``j``). Any model's
-    masked MSE is this floor plus its own excess (the cross term vanishes because the model
-    sees only the visible leaves). Variances come from ``n_draws`` redraws of the noises.
+    depends on them only through :math:`v^*`, its deepest ancestor with a visible leaf below
+    it, and the noises on the path from :math:`v^*` down to ``j`` are unknown and independent.
+    So the best possible prediction is :math:`\\E[x_j \\mid z_{v^*}]` and its error
+    :math:`\\E\\,\\mathrm{Var}(x_j \\mid z_{v^*})` splits exactly (law of total variance) into
+    the **leaf-noise part**
+    :math:`\\E\\,\\mathrm{Var}(x_j \\mid z_{\\operatorname{Pa}(j)})`, which no mask ratio
+    can remove, and the **latent part** (the unknown latents between :math:`v^*` and ``j``).
+    Any model's masked MSE is this floor plus its own excess (the cross term vanishes because
+    the model sees only the visible leaves). Variances come from ``n_draws`` redraws of the noises.
 
     Parameters
     ----------
@@ -232,7 +235,8 @@ def bayes_error_split(tree: LatentTree, sample: Sample, masked: Iterable[str], s
 def cue_conflict_tokens(tree: LatentTree, upper: Sample, lower: Sample) -> torch.Tensor:
     """Tokens whose leaves' parents come from ``upper`` and whose leaf noises from ``lower``.
 
-    :math:`x'_j = g_j(z^A_{pa(j)}, \\varepsilon^B_j)`: the "shape" (every latent, hence the
+    :math:`x'_j = g_j(z^A_{\\operatorname{Pa}(j)}, \\varepsilon^B_j)`:
+    the "shape" (every latent, hence the
     root) of sample A with the "texture" (the lowest-level noises) of sample B. Because the
     tree's noises are independent of the latents, such an input is distributed exactly like
     an ordinary sample; the conflict is only in which sample each part is scored against.

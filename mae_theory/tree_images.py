@@ -8,6 +8,9 @@ images sees exactly the tokens of chapters 3-4, but as pixels, with 2-D position
 the standard random masking. Every latent value and noise of the tree is known, so the
 encoder's representation of the visible patches of a mask can be probed latent by latent and
 compared with the shared latents c(m) that :mod:`mae_theory.theory` predicts for that mask.
+Book notation: :math:`p` the patch side, :math:`L` the number of patches (leaves), :math:`D`
+the encoder width (``embed_dim``), :math:`r` the mask ratio, :math:`u` the masking unit (``u x u``
+patches), :math:`\\rho` the root (``"r"`` in code), :math:`n_{\\text{keep}}` the visible patches.
 
 Reading order: the map from patches to leaves (:func:`leaf_token_index`,
 :func:`leaf_masks`), masks whose units are shifted off the quadtree (:func:`shift_masking`,

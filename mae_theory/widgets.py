@@ -194,10 +194,10 @@ def reconstruction_explorer(models: dict, data, *, mask_ratio: float = 0.75, ind
         try:
             recon, mask = model.reconstruct(x, r, seed=seed)
         except ValueError as err:  # e.g. a ratio that leaves no visible patch at this p
-            fig = plt.figure(figsize=(8, 0.4))
+            fig = plt.figure(figsize=(7.2, 0.4))
             return figure_png(fig), str(err)
         err = masked_mse(model.patchify(recon), model.patchify(x), mask)
-        fig = plt.figure(figsize=(8, 2.4))
+        fig = plt.figure(figsize=(7.2, 2.4))
         plot_reconstructions(data.denormalize(x), mask, data.denormalize(recon), p,
                              error=True, fig=fig)
         return figure_png(fig), (f"p={p}: {int(mask.sum())} of {mask.shape[1]} patches masked, "
@@ -209,15 +209,15 @@ def reconstruction_explorer(models: dict, data, *, mask_ratio: float = 0.75, ind
 
 def patch_approximation_explorer(images: dict, sizes: Sequence[int] = (2, 4, 8, 16, 32), *,
                                  order: int = 0) -> widgets.Widget:
-    """Controls for the image, the patch size ``p`` (mesh size ``h = p/n``) and the order ``k``.
+    """Controls for the image, the patch size ``p`` (mesh size ``h = p/H``) and the order (0 or 1).
 
-    Each frame shows an image ``f``, its patch-wise approximation ``Pi_k f`` and the error
-    ``f - Pi_k f``, with ``||f - Pi_k f||_{L2}`` (chapter 5).
+    Each frame shows an image ``f``, its patch-wise approximation (``Pi_0 f`` or ``Pi_1 f``), the
+    error ``f - Pi f`` and ``||f - Pi f||_{L2}`` (chapter 5).
 
     Parameters
     ----------
-    images : dict mapping a name to an (n, n) image, e.g. a smooth and a rough one
-    sizes : patch sizes offered by the slider (each must divide n)
+    images : dict mapping a name to an (H, H) image, e.g. a smooth and a rough one
+    sizes : patch sizes offered by the slider (each must divide H)
     order : initial approximation order, 0 (patch mean) or 1 (plane per patch)
 
     Examples
@@ -232,7 +232,7 @@ def patch_approximation_explorer(images: dict, sizes: Sequence[int] = (2, 4, 8, 
     from .operators import patch_approximation, patch_approximation_error
 
     if not images:
-        raise ValueError("images is empty; pass {name: (n, n) image}.")
+        raise ValueError("images is empty; pass {name: (H, H) image}.")
     if order not in (0, 1):
         raise ValueError(f"order (k) must be 0 or 1; got {order!r}. Use 0 for patch means, 1 for "
                          f"planes.")
@@ -255,7 +255,7 @@ def patch_approximation_explorer(images: dict, sizes: Sequence[int] = (2, 4, 8, 
             ax.set_xticks([])
             ax.set_yticks([])
         err = float(patch_approximation_error(f, p, k))
-        return figure_png(fig), (f"h = p/n = {p}/{f.shape[-1]} = {p / f.shape[-1]:.4f}: "
+        return figure_png(fig), (f"h = p/H = {p}/{f.shape[-1]} = {p / f.shape[-1]:.4f}: "
                                  f"||f - Pi_{k} f||_L2 = {err:.4f}")
 
     frames = frame_stack([which, size, deg], draw)
@@ -307,13 +307,13 @@ def shared_latents_explorer(tree, masked: Sequence[str] = ("x1",), *,
             raise ValueError(f"mask M={list(m)} must mask at least one leaf and leave one "
                              f"visible (c(m) needs both); change it.")
     choice = widgets.SelectionSlider(options=[(",".join(m), m) for m in offered], value=start,
-                                     description="masked M", layout=widgets.Layout(width="80%"))
+                                     description="masked m", layout=widgets.Layout(width="80%"))
 
     def draw(m: tuple[str, ...]) -> tuple[bytes, str]:
         ax = plot_tree(tree, masked=list(m))
         deep = sorted(deepest_shared_latents(tree, list(m)))
         return figure_png(ax.figure, dpi=80), (  # node labels are small: a finer dpi
-            f"masked M = {list(m)}\nc(m) = {sorted(shared_latents(tree, list(m)))}, determined "
+            f"masked m = {list(m)}\nc(m) = {sorted(shared_latents(tree, list(m)))}, determined "
             f"by its deepest nodes {deep}; dim c(m) = {shared_dim(tree, list(m))}")
 
     return widgets.VBox([choice, frame_stack([choice], draw)])

@@ -112,13 +112,13 @@ def test_linear_mae_forward_loss_counts_masked_pixels_only():
 def test_bad_inputs():
     with pytest.raises(ValueError, match="patch_size p=3"):
         LinearMAE(8, 3, 2)
-    with pytest.raises(ValueError, match=r"rank \(k\) must be an integer in \[1, 8\]; got 9"):
+    with pytest.raises(ValueError, match=r"rank \(d\) must be an integer in \[1, 8\]; got 9"):
         LinearMAE(8, 2, 9)
     with pytest.raises(ValueError, match="fixed_mask"):
         LinearMAE(8, 2, 2, fixed_mask=[True] * 4)
     with pytest.raises(ValueError, match="do not fit"):
         LinearMAE(8, 2, 2).check_inputs(torch.zeros(3, 6))
-    with pytest.raises(ValueError, match=r"rank \(k\) must be an integer in \[1, 8\]"):
+    with pytest.raises(ValueError, match=r"rank \(d\) must be an integer in \[1, 8\]"):
         LinearMAE(8, 2, 0)
     with pytest.raises(TypeError, match=r"n_pixels \(n\) must be an integer"):
         LinearMAE(8.0, 2, 2)
@@ -137,5 +137,5 @@ def test_bad_inputs():
         optimal_linear_predictor(exponential_covariance(8), 2, 0.0)
     with pytest.raises(ValueError, match="masked must be"):
         fixed_mask_optimum(exponential_covariance(4), np.ones(4, bool))
-    with pytest.raises(ValueError, match=r"rank \(k\)"):
+    with pytest.raises(ValueError, match=r"rank \(d\)"):
         linear_mae_optimum(exponential_covariance(4), 1, 0.5, rank=0)

@@ -100,7 +100,8 @@ def _math(nb: dict) -> str:
 def test_chapter_uses_no_retired_symbol(path):
     math = _math(json.loads(path.read_text(encoding="utf-8")))
     used = [f"{pat!r}: {fix}" for pat, fix in RETIRED.items() if re.search(pat, math)]
-    assert not used, f"{path.name} uses retired notation (see book/notation.md):\n" + "\n".join(used)
+    assert not used, (f"{path.name} uses retired notation (see book/notation.md):\n"
+                      + "\n".join(used))
 
 
 def test_glossary_entries_are_read():

@@ -37,6 +37,56 @@ def test_expected_dim_plot_draws_the_theory_curves():
     assert L.expected_dim_curves is expected_dim_curves  # the old import path still works
 
 
+def test_mask_tree_fills_c_of_m_and_hatches_masked_leaves():
+    ax = L.plot_mask_tree(TREE, ["x1", "x2"], highlight=["a"], highlight_label="deepest")
+    face = {v: matplotlib.colors.to_hex(c.get_facecolor()[0])
+            for v, c in zip(TREE.nodes, ax.collections)}
+    assert face["r"] == L.IN_C.lower()  # c(m) = {r} for this mask
+    assert face["a"] == face["b"] == face["x3"] == "#ffffff"
+    assert face["x1"] == matplotlib.colors.to_hex(L.MASKED_LEAF)
+    assert ax.collections[TREE.nodes.index("x1")].get_hatch() == "////"
+    ring = ax.collections[TREE.nodes.index("a")]
+    assert matplotlib.colors.to_hex(ring.get_edgecolor()[0]) == L.HIGHLIGHT.lower()
+    labels = {t.get_text(): t.get_fontsize() for t in ax.texts}
+    assert "$\\rho$" in labels and min(labels.values()) >= 9  # the root is rho, >= 9 pt
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "deepest"
+
+
+def test_tree_r2_labels_are_readable_and_the_colourbar_optional():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    L.plot_tree_r2(TREE, {v: 0.5 for v in TREE.nodes}, ["x1"], ["r", "a"], ax=ax,
+                   colorbar=False)
+    assert len(fig.axes) == 1 and min(t.get_fontsize() for t in ax.texts) >= 9
+
+
+def test_theory_is_a_line_and_absent_where_silent():
+    import matplotlib.lines as mlines
+
+    th = [2.0, np.nan, np.nan]
+    ax = L.plot_theory_vs_measured([2, 4, 16], th, [[2.0, 4.0, 9.0], [2.5, 4.5, 9.5]],
+                                   labels=["2", "4", "16"], theory_label="Theorem 2")
+    theory = [ln for ln in ax.lines if ln.get_color() == "black"]
+    assert len(theory) == 1 and np.ptp(theory[0].get_xdata()) > 0  # one segment, at d = 2
+    handles, names = ax.get_legend_handles_labels()
+    h = handles[names.index("Theorem 2")]
+    assert isinstance(h, mlines.Line2D) and h.get_marker() in ("None", None, "")
+    ax = L.plot_theory_vs_measured([0.1, 0.5, 0.9], [1.0, np.nan, 3.0], [[1.0, 2.0, 3.0]])
+    assert np.isnan(ax.lines[0].get_ydata()[1])  # the line breaks where the theory is silent
+
+
+def test_level_profile_draws_mean_and_range_per_role_and_level():
+    vis = "visible side only"
+    tables = [{(0, "in c(m)"): (0.9, 1), (2, "in c(m)"): (0.2, 4), (2, vis): (0.5, 2)},
+              {(0, "in c(m)"): (0.7, 1), (2, "in c(m)"): (0.4, 4), (2, vis): (0.3, 2)}]
+    ax = L.plot_level_profile(tables, title="t")
+    first = ax.containers[0]
+    np.testing.assert_allclose(first.lines[0].get_ydata(), [0.8, 0.3])  # means over seeds
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(L.LEVEL_NAMES)
+    assert len(ax.containers) == 2  # the masked-side role has no data and is not drawn
+
+
 @pytest.mark.parametrize(("call", "error", "match"), [
     (lambda: L.plot_leakage_profile(TREE, [], ["x1"], ["r"]), TypeError,
      "own_r2 must be a non-empty list of dicts"),
@@ -51,6 +101,11 @@ def test_expected_dim_plot_draws_the_theory_curves():
     (lambda: L.plot_leakage_profile(TREE, [{v: 0.0 for v in TREE.nodes}], ["q"], ["r"]),
      ValueError, "masked must hold leaves of the tree"),
     (lambda: L.plot_tree_r2(TREE, [0.5], ["x1"]), TypeError, "own_r2 must be a dict"),
+    (lambda: L.plot_mask_tree(TREE, ["x1"], highlight=["q"]), ValueError,
+     "highlight must hold nodes of the tree"),
+    (lambda: L.plot_mask_tree(TREE, ["q"]), ValueError, "masked must hold leaves of the tree"),
+    (lambda: L.plot_level_profile({(0, "in c(m)"): (1.0, 1)}), TypeError,
+     "tables must be a non-empty list of dicts"),
     (lambda: L.plot_tree_r2("tree", {}, ["x1"]), TypeError, "tree must be a LatentTree"),
     (lambda: L.plot_theory_vs_measured(3, [1.0], [[1.0]]), TypeError,
      "x must be a sequence of positions"),

@@ -85,3 +85,11 @@ def test_leakage_profile_prints_at_9_pt_with_the_root_as_rho():
     ticks = ax.get_xticklabels()
     assert ticks[0].get_text() == r"$\rho$" and min(x.get_fontsize() for x in ticks) >= 9
     plt.close("all")
+
+
+def test_cka_panels_fit_a_page():
+    fig = plot_cka_matrices({k: np.eye(7) for k in "abc"}, axis_label="state $b$")
+    assert fig.get_size_inches()[0] <= 7.5
+    assert fig.axes[0].get_xlabel() == "state $b$"
+    assert len(fig.axes) == 4  # three panels, one shared colourbar
+    plt.close("all")

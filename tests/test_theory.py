@@ -357,7 +357,7 @@ def test_tree_theory_refuses_bad_input(seven, call, error, match):
      TypeError, r"masked \(M\) must be a boolean"),
     (lambda th: th.fixed_mask_optimum(th.exponential_covariance(4),
                                       np.array([True, False, False, False]), rank=2),
-     ValueError, r"rank \(k\) must be an integer in \[1, 1\]"),
+     ValueError, r"rank \(d\) must be an integer in \[1, 1\]"),
     (lambda th: th.linear_mae_optimum(th.exponential_covariance(4), 1, 0.5, 2, restarts=-1),
      ValueError, "restarts must be an integer >= 0"),
     (lambda th: th.linear_mae_optimum(th.exponential_covariance(4), 1, 0.5, 2, seed=1.5),

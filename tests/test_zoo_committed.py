@@ -1,7 +1,6 @@
 """The committed zoo: every checkpoint loads, passes its gate, reproduces its recorded held-out
 metric, and its recipe still trains the way the record says (a stale zoo fails here)."""
 
-import dataclasses
 import functools
 
 import pytest
@@ -24,7 +23,7 @@ def needs_data(name):
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def data(name):
     return zoo.recipe_data(zoo.RECIPES[name])
 

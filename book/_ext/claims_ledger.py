@@ -127,7 +127,7 @@ class ClaimsLedger(SphinxDirective):
 
 
 class ClaimsScorecard(SphinxDirective):
-    """``.. claims-scorecard::`` -- verdicts counted per source of the claim (Kong, Cao, He, ...)."""
+    """``.. claims-scorecard::`` -- verdicts counted per source of the claim (Kong, Cao, ...)."""
 
     has_content = False
 

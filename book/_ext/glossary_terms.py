@@ -20,7 +20,8 @@ AMBIGUOUS = {"reach"}
 """Aliases that are also ordinary English words: linked by hand, never required or added."""
 
 # spans of a line that are not prose: roles with their argument, code, math, links, HTML
-_SKIP = re.compile(r"\{[^}\s]+\}`[^`]*`|``[^`]*``|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]+>")
+_SKIP = re.compile(r"\{[^}\s]+\}`[^`]*`|``[^`]*``|`[^`]*`"  # roles, code
+                   r"|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]+>")  # math, link targets, HTML
 _TERM_ROLE = re.compile(r"\{term\}`([^`]*)`")
 
 
@@ -58,7 +59,8 @@ def _prose_lines(markdown: str):
             math = not s.endswith("$$")
             continue
         if fence:
-            if re.fullmatch(r"(`{3,}|:{3,})", s) and s.startswith(fence[0]) and len(s) >= len(fence[0]):
+            closes = re.fullmatch(r"(`{3,}|:{3,})", s) and s.startswith(fence[0])
+            if closes and len(s) >= len(fence[0]):
                 fence = None
             elif fence[1] and not s.startswith(":"):
                 yield i, line
@@ -72,7 +74,7 @@ def _prose_lines(markdown: str):
         if s.startswith("$$"):
             math = not (len(s) > 2 and s.endswith("$$"))
             continue
-        if s.startswith("#") or re.fullmatch(r"\(.*\)=", s) or s.startswith(":") or s.startswith("%"):
+        if s.startswith(("#", ":", "%")) or re.fullmatch(r"\(.*\)=", s):
             continue
         yield i, line
 

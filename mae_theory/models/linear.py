@@ -1,12 +1,15 @@
 """The linear masked autoencoder on 1-D signals (chapter 10).
 
 A signal ``x`` of ``n`` pixels is cut into ``L = n/p`` patches of ``p`` pixels; a random mask
-hides whole patches. The encoder ``E`` (``k x n``) reads the signal with masked pixels set to
-zero, the decoder ``D`` (``n x k``) predicts every pixel, and the loss is the squared error per
-masked pixel:
+hides whole patches. The encoder :math:`E` (``d x n``) reads the signal with masked pixels set to
+zero, the decoder :math:`F` (``n x d``) predicts every pixel, and the loss is the squared error
+per masked pixel (:math:`\\mathcal M` the masked pixels, :math:`\\mathbb 1_{\\mathcal V}` the 0/1
+vector of the visible ones):
 
-.. math:: \\hat x = D E (v \\odot x), \\qquad
-          \\mathcal{L} = \\frac{1}{|M|} \\sum_{i \\in M} (\\hat x_i - x_i)^2 .
+.. math:: \\hat x = F E (\\mathbb 1_{\\mathcal V} \\odot x), \\qquad
+          \\mathcal{L} = \\frac{1}{|\\mathcal M|} \\sum_{i \\in \\mathcal M} (\\hat x_i - x_i)^2 .
+
+Only the linear predictor :math:`P = FE` (``LinearMAE.weight``) enters the loss.
 
 Its population optimum is in :mod:`mae_theory.theory` (section 2). The model follows the training
 protocol of :func:`mae_theory.train.train` (``check_inputs``, ``make_masking``, ``forward``,
@@ -24,7 +27,7 @@ from ..runtime import DeviceLike, SeedLike, make_generator
 
 
 class LinearMAE(nn.Module):
-    """Linear encoder ``E`` and decoder ``D`` with a rank-``k`` bottleneck, no biases.
+    """Linear encoder ``E`` and decoder ``F`` with a rank-``d`` bottleneck, no biases.
 
     Parameters
     ----------
@@ -33,7 +36,7 @@ class LinearMAE(nn.Module):
     patch_size : int
         ``p``, pixels per patch (divides ``n``).
     rank : int
-        ``k``, width of the bottleneck (``1 <= k <= n``).
+        ``d``, width of the bottleneck (``1 <= d <= n``).
     fixed_mask : array of bool, shape (L,), optional
         Hide these patches in every sample instead of drawing random masks (the fixed-mask
         case of the theory); ``mask_ratio`` is then ignored.
@@ -58,7 +61,7 @@ class LinearMAE(nn.Module):
                 f"patch_size p={patch_size!r} must be a positive int dividing n={n_pixels}; "
                 "pick a divisor of n."
             )
-        rank = check_int("rank", rank, low=1, high=n_pixels, symbol="k")
+        rank = check_int("rank", rank, low=1, high=n_pixels, symbol="d")
         self.n_pixels, self.patch_size, self.rank = n_pixels, patch_size, rank
         self.num_patches = n_pixels // patch_size
         self.fixed_mask = None
@@ -78,7 +81,7 @@ class LinearMAE(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        """``W = D E``, shape (n, n)."""
+        """The linear predictor ``P = F E``, shape (n, n)."""
         return self.decoder @ self.encoder
 
     def check_inputs(self, signals, *, finite: bool = True) -> torch.Tensor:
@@ -135,5 +138,5 @@ class LinearMAE(nn.Module):
         return loss, pred, masking.mask
 
     def flops_per_image(self, mask_ratio: float = 0.75) -> float:
-        """Multiply-add FLOPs of one forward pass: two ``n x k`` products."""
+        """Multiply-add FLOPs of one forward pass: two ``n x d`` products."""
         return float(4 * self.n_pixels * self.rank)

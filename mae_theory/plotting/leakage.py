@@ -17,8 +17,13 @@ from .style import OKABE_ITO, _new_axes
 
 IN_C, VISIBLE_ONLY, MASKED_ONLY = OKABE_ITO[0], OKABE_ITO[1], "#BBBBBB"
 
-__all__ = ["expected_dim_curves", "plot_expected_dim", "plot_leakage_profile",
-           "plot_theory_vs_measured", "plot_tree_r2"]
+HIGHLIGHT = OKABE_ITO[4]
+"""Ring colour of the nodes a figure singles out (e.g. the deepest shared ancestor)."""
+MASKED_LEAF = "0.25"
+"""Fill of a masked leaf in the tree diagrams (dark, hatched: never mistaken for a value)."""
+
+__all__ = ["expected_dim_curves", "plot_expected_dim", "plot_leakage_profile", "plot_level_profile",
+           "plot_mask_tree", "plot_theory_vs_measured", "plot_tree_r2", "theory_segments"]
 
 
 def _check_r2_rows(name: str, rows, nodes) -> np.ndarray:
@@ -89,10 +94,43 @@ def plot_leakage_profile(tree, own_r2: Sequence[Mapping[str, float]], masked: Se
     return ax
 
 
+def _tree_layout(tree) -> dict[str, tuple[float, float]]:
+    """Leaves evenly spaced on the bottom row, every latent above the mean of its children."""
+    pos = {v: (float(i), 0.0) for i, v in enumerate(tree.leaves)}
+    for v in reversed(tree.nodes):
+        if v not in pos:
+            kids = tree.children[v]
+            pos[v] = (float(np.mean([pos[c][0] for c in kids])), 0.0)
+    depth = max(tree.level.values())
+    return {v: (x, float(depth - tree.level[v])) for v, (x, _) in pos.items()}
+
+
+def _node_label(tree, v: str) -> str:
+    """The book's name of a node: the root is $\\rho$ (the package calls it ``r``)."""
+    return r"$\rho$" if v == tree.root else v
+
+
+def _draw_edges(ax, tree, pos) -> None:
+    for v, p in tree.parents.items():
+        if p is not None:
+            ax.plot([pos[v][0], pos[p][0]], [pos[v][1], pos[p][1]], color="0.6", lw=1, zorder=1)
+
+
+def _bare(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
 def plot_tree_r2(tree, own_r2: Mapping[str, float], masked: Sequence[str],
                  predicted: Sequence[str] = (), *, ax=None, title: str | None = None,
                  colorbar: bool = True):
     """The tree drawn with each node coloured by R^2 (viridis); masked leaves boxed, c(m) ringed.
+
+    Node labels are 9 pt (the root is labelled $\\rho$). ``colorbar=False`` leaves out the
+    colourbar, so that a grid of trees can share one (the scale is always 0..1 viridis:
+    ``plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, 1))``).
 
     Examples
     --------
@@ -108,35 +146,119 @@ def plot_tree_r2(tree, own_r2: Mapping[str, float], masked: Sequence[str],
     if not isinstance(own_r2, Mapping):
         raise TypeError(f"own_r2 must be a dict {{node: R^2}}; got {type(own_r2).__name__}.")
     ax = _new_axes(ax, figsize=(5.0, 3.0))
-    pos = {v: (float(i), 0.0) for i, v in enumerate(tree.leaves)}
-    for v in reversed(tree.nodes):
-        if v not in pos:
-            kids = tree.children[v]
-            pos[v] = (float(np.mean([pos[c][0] for c in kids])), 0.0)
-    depth = max(tree.level.values())
-    pos = {v: (x, float(depth - tree.level[v])) for v, (x, _) in pos.items()}
-    for v, p in tree.parents.items():
-        if p is not None:
-            ax.plot([pos[v][0], pos[p][0]], [pos[v][1], pos[p][1]], color="0.6", lw=1, zorder=1)
+    pos = _tree_layout(tree)
+    _draw_edges(ax, tree, pos)
     cmap = plt.get_cmap("viridis")
     for v in tree.nodes:
         x, y = pos[v]
         r2 = float(np.clip(own_r2.get(v, np.nan), 0, 1))
-        ax.scatter([x], [y], s=260, color=cmap(r2), zorder=2,
+        ax.scatter([x], [y], s=330, color=cmap(r2), zorder=2,
                    edgecolors=IN_C if v in predicted else "none", linewidths=2.5,
                    marker="s" if v in masked else "o")
-        ax.annotate(v, (x, y), ha="center", va="center", fontsize=7,
+        ax.annotate(_node_label(tree, v), (x, y), ha="center", va="center", fontsize=9,
                     color="white" if r2 < 0.6 else "black", zorder=3)
     if colorbar:
         sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
         ax.figure.colorbar(sm, ax=ax, label=r"$R^2$", shrink=0.8)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for side in ax.spines.values():
-        side.set_visible(False)
+    _bare(ax)
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_mask_tree(tree, masked: Sequence[str], *, highlight: Sequence[str] = (),
+                   highlight_label: str = "highlighted", legend: bool = True, ax=None,
+                   title: str | None = None):
+    """A concept picture of one mask on a tree: which latents are shared, c(m).
+
+    Masked leaves are dark squares hatched in white, visible leaves white squares; the latents of
+    c(m) = :func:`~mae_theory.theory.shared_latents` (a masked *and* a visible leaf below them)
+    are filled blue, the other latents white. ``highlight`` nodes get a thick orange ring.
+    Every node is labelled (9 pt; the root is $\\rho$).
+
+    Parameters
+    ----------
+    tree : LatentTree
+    masked : leaf names of the mask m (at least one, not all)
+    highlight : nodes to ring, e.g. the deepest shared ancestor of a masked leaf
+    highlight_label : their legend entry
+    legend : draw the legend (turn off for all but one panel of a row)
+
+    Examples
+    --------
+    >>> from mae_theory.hierarchy import LatentTree
+    >>> t = LatentTree.balanced(2, 2)
+    >>> ax = plot_mask_tree(t, ["x1", "x2"], highlight=["a"])
+    >>> len(ax.collections)  # one marker per node
+    7
+    """
+    from matplotlib.lines import Line2D
+
+    roles = node_roles(tree, masked)  # validates the tree and the mask
+    masked = frozenset(masked)
+    highlight = frozenset(highlight)
+    unknown = sorted(highlight - set(tree.nodes))
+    if unknown:
+        raise ValueError(f"highlight must hold nodes of the tree; {unknown} are not nodes.")
+    ax = _new_axes(ax, figsize=(4.0, 2.6))
+    pos = _tree_layout(tree)
+    _draw_edges(ax, tree, pos)
+    leaves = set(tree.leaves)
+    size = 330 if max(len(v) for v in tree.nodes) <= 2 else 520  # room for 3-letter names
+    for v in tree.nodes:
+        x, y = pos[v]
+        leaf, hidden = v in leaves, v in masked
+        face = (MASKED_LEAF if hidden else "white") if leaf else (
+            IN_C if roles[v] == ROLES[0] else "white")
+        ax.scatter([x], [y], s=size, marker="s" if leaf else "o", color=face, zorder=2,
+                   hatch="////" if hidden else None,
+                   edgecolors=HIGHLIGHT if v in highlight else ("white" if hidden else "0.3"),
+                   linewidths=3.0 if v in highlight else 1.0)  # white hatch on a masked leaf
+        dark = hidden or (not leaf and roles[v] == ROLES[0])
+        ax.annotate(_node_label(tree, v), (x, y), ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black", zorder=3,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": MASKED_LEAF, "ec": "none"}
+                    if hidden else None)
+    if legend:
+        style = {"ls": "none", "ms": 10, "markeredgecolor": "0.3"}
+        handles = [Line2D([], [], marker="o", color=IN_C, label="in $c(m)$", **style),
+                   Line2D([], [], marker="o", color="white", label="latent not in $c(m)$",
+                          **style),
+                   Line2D([], [], marker="s", color=MASKED_LEAF, label="masked leaf", **style),
+                   Line2D([], [], marker="s", color="white", label="visible leaf", **style)]
+        if highlight:
+            handles.append(Line2D([], [], marker="o", color="white", markeredgewidth=3,
+                                  label=highlight_label,
+                                  **{**style, "markeredgecolor": HIGHLIGHT}))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
+    ax.set_ylim(-0.5, max(y for _, y in pos.values()) + 0.5)
+    _bare(ax)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def theory_segments(ax, xs, values, *, label: str | None = "theory", half_width: float = 0.3,
+                    color: str = "black"):
+    """Draw a prediction at categorical positions as short horizontal line segments.
+
+    Only the finite values are drawn (NaN: the theory is silent there); the legend handle is a
+    line, so the theory never reads as a data point. Returns the drawn lines.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> _, ax = plt.subplots()
+    >>> lines = theory_segments(ax, [0, 1, 2], [1.0, float("nan"), 3.0])
+    >>> len(lines)
+    2
+    """
+    lines = []
+    for x, y in zip(np.asarray(xs, dtype=float), np.asarray(values, dtype=float)):
+        if np.isfinite(y):
+            lines += ax.plot([x - half_width, x + half_width], [y, y], "-", color=color,
+                             lw=2.0, label=label if not lines else None, zorder=3)
+    return lines
 
 
 def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None = None,
@@ -145,10 +267,14 @@ def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None
                             ax=None):
     """Theory as a line, measurements as markers with min..max error bars over seeds.
 
+    With ``labels`` the x are categories and the theory is a short horizontal segment at each
+    (:func:`theory_segments`). A NaN in ``theory`` means the theory predicts nothing there:
+    nothing is drawn at that x. The theory's legend handle is always a line.
+
     Parameters
     ----------
     x : sequence of float (positions; with ``labels`` drawn as categories)
-    theory : sequence of float, one per x
+    theory : sequence of float, one per x (NaN where the theory is silent)
     measured : 2-D array (seeds, len(x))
 
     Examples
@@ -176,8 +302,10 @@ def plot_theory_vs_measured(x, theory, measured, *, labels: Sequence[str] | None
     ax = _new_axes(ax, figsize=(5.5, 3.5))
     xs = np.arange(len(x)) if labels is not None else np.asarray(x, dtype=float)
     mean = m.mean(axis=0)
-    ax.plot(xs, theory, "-" if labels is None else "_", color="black", lw=1.5, ms=30,
-            mew=2, label=theory_label)
+    if labels is not None:
+        theory_segments(ax, xs, th, label=theory_label)
+    else:  # NaN breaks the line: nothing is drawn where the theory is silent
+        ax.plot(xs, th, "-", color="black", lw=1.5, label=theory_label)
     ax.errorbar(xs, mean, yerr=[mean - m.min(axis=0), m.max(axis=0) - mean], fmt="o",
                 color=OKABE_ITO[1], capsize=3, label=measured_label)
     if labels is not None:
@@ -212,4 +340,49 @@ def plot_expected_dim(tree, ratios: Sequence[float] = tuple(np.linspace(0.05, 0.
     ax.set_xlabel("mask ratio $r$")
     ax.set_ylabel(r"predicted $\mathbb{E}\,\dim c(m)$")
     ax.legend(fontsize=8)
+    return ax
+
+
+LEVEL_NAMES = ("root", "level 1", "level 2", "leaves")
+
+
+def plot_level_profile(tables: Sequence[Mapping], *, roles: Sequence[str] = ROLES,
+                       level_names: Sequence[str] = LEVEL_NAMES, ax=None,
+                       title: str | None = None):
+    """Own-information R^2 by tree level and node role: mean over seeds, bars min..max.
+
+    Parameters
+    ----------
+    tables : list of dict, one per seed
+        ``{(level, role): (mean R^2, n nodes)}``, e.g. ``tree_images.summary(...)["levels"]``.
+        A (level, role) pair is drawn only if every seed has it.
+    roles : the roles to draw, one marker and colour each
+    level_names : tick labels for levels 0, 1, ...
+
+    Examples
+    --------
+    >>> t = [{(0, "in c(m)"): (0.9, 1), (1, "in c(m)"): (0.5, 4)},
+    ...      {(0, "in c(m)"): (0.8, 1), (1, "in c(m)"): (0.4, 4)}]
+    >>> ax = plot_level_profile(t)
+    >>> len(ax.containers)  # one errorbar series per role that has data
+    1
+    """
+    if isinstance(tables, Mapping) or not isinstance(tables, Sequence) or not tables or not all(
+            isinstance(t, Mapping) for t in tables):
+        raise TypeError(f"tables must be a non-empty list of dicts {{(level, role): (R^2, n)}}, "
+                        f"one per seed; got {type(tables).__name__}.")
+    ax = _new_axes(ax, figsize=(4.0, 3.2))
+    markers = "os^v"
+    for k, role in enumerate(roles):
+        levels = [lev for lev in range(len(level_names)) if all((lev, role) in t for t in tables)]
+        if not levels:
+            continue
+        v = np.array([[t[(lev, role)][0] for lev in levels] for t in tables], dtype=float)
+        x, m = np.array(levels) + 0.12 * (k - 1), v.mean(axis=0)
+        ax.errorbar(x, m, yerr=[m - v.min(0), v.max(0) - m], fmt=markers[k % 4], capsize=3,
+                    color=OKABE_ITO[k + 1], label=role)
+    ax.set_xticks(range(len(level_names)), level_names)
+    ax.axhline(0, color="0.6", lw=0.6)
+    if title:
+        ax.set_title(title)
     return ax

@@ -1,4 +1,4 @@
-"""Figures of representations across layers and of measurements over seeds (chapters 7-8)."""
+"""Figures of representations across layers and of measurements over seeds (chapters 1, 3, 5-8, 10)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import numpy as np
 from .style import OKABE_ITO, _new_axes, _np
 
 
-def plot_cka_matrices(matrices: dict, *, title: str = "linear CKA", labels=None):
-    """Heat maps of layer-by-layer CKA, one panel per model, a shared colour scale [0, 1].
+def plot_cka_matrices(matrices: dict, *, title: str = "linear CKA", labels=None,
+                      axis_label: str = "layer"):
+    """Heat maps of layer-by-layer CKA, one panel per model, one shared colour scale [0, 1].
+
+    The figure is at most 7.5 in wide (three panels and the colourbar fit a printed page).
 
     Parameters
     ----------
@@ -17,6 +20,8 @@ def plot_cka_matrices(matrices: dict, *, title: str = "linear CKA", labels=None)
         Model name to its CKA matrix (mean over seeds).
     labels : list of str, optional
         Tick labels of the layers (default ``0 .. K-1``).
+    axis_label : str
+        Label of both axes (e.g. ``"residual-stream state $b$"``).
 
     Returns
     -------
@@ -32,8 +37,8 @@ def plot_cka_matrices(matrices: dict, *, title: str = "linear CKA", labels=None)
     """
     if not matrices:
         raise ValueError("matrices must map at least one model name to a (K, K) CKA matrix.")
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.0 * len(matrices) + 0.8, 3.0),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(1, len(matrices), squeeze=False, constrained_layout=True,
+                             figsize=(min(2.25 * len(matrices) + 0.9, 7.5), 2.8))
     im = None
     for ax, (name, m) in zip(axes[0], matrices.items()):
         m = _np(m)
@@ -42,10 +47,10 @@ def plot_cka_matrices(matrices: dict, *, title: str = "linear CKA", labels=None)
         ticks = list(range(k))
         ax.set_xticks(ticks, labels if labels is not None else ticks)
         ax.set_yticks(ticks, labels if labels is not None else ticks)
-        ax.set_xlabel("layer")
+        ax.set_xlabel(axis_label)
         ax.set_title(name)
         ax.grid(False)
-    axes[0, 0].set_ylabel("layer")
+    axes[0, 0].set_ylabel(axis_label)
     fig.colorbar(im, ax=list(axes[0]), shrink=0.85, label=title)
     return fig
 

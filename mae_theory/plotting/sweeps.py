@@ -9,6 +9,10 @@ ImageNet, and a twin axis makes any two curves look alike): the chapter puts the
   raw pixels) as horizontal lines where the result has them;
 - :func:`plot_differences`: each setting minus a reference setting, paired by seed, with the
   90 % interval of the verdict boxes, all metrics on one axis in accuracy points.
+
+Axes are drawn at true size: an accuracy or an SSIM axis runs from 0 to 1 and a PSNR axis starts
+at 0 dB, so a one-point change looks like one point. Differences a full axis would flatten are
+shown by :func:`plot_differences`, with their intervals, never by zooming the axis.
 """
 
 from __future__ import annotations
@@ -22,6 +26,23 @@ _METRICS = {"linear_probe": "linear probe accuracy", "knn": "k-NN accuracy",
             "psnr_own_ratio": "PSNR at own $r$ (dB)", "ssim_own_ratio": "SSIM at own $r$",
             "psnr_unmasked": "PSNR, unmasked (dB)", "ssim_unmasked": "SSIM, unmasked"}
 _CONTROLS = (("init_", "untrained encoder", ":"), ("pixels_", "raw pixels", "--"))
+_UNIT_RANGE = ("linear_probe", "knn", "partial_ft", "ssim")  # scores in [0, 1]
+MAX_WIDTH_IN = 7.5  # the widest figure the book prints (labels stay >= 9 pt at page width)
+
+
+def true_size_limits(metric: str) -> tuple[float, float | None]:
+    """The y-limits that show ``metric`` at its true size: ``(0, 1)`` or ``(0, None)``.
+
+    Accuracies and SSIM live in [0, 1] and get the whole range; PSNR and other non-negative
+    scores start at 0 (``None``: the top is left to the data).
+
+    Examples
+    --------
+    >>> true_size_limits("knn"), true_size_limits("ssim_unmasked"), true_size_limits("psnr")
+    ((0.0, 1.0), (0.0, 1.0), (0.0, None))
+    """
+    base = metric.split("_unmasked")[0].split("_own_ratio")[0]
+    return (0.0, 1.0) if base in _UNIT_RANGE else (0.0, None)
 
 
 def sweep_points(result: dict, metric: str) -> tuple[list, list[float], list[float]]:
@@ -49,7 +70,7 @@ def _x(result: dict, values: list) -> tuple[list, bool]:
 
 
 def plot_sweep(result: dict, metric: str = "linear_probe", *, ax=None, controls: bool = True,
-               label: str | None = None, color=None):
+               label: str | None = None, color=None, true_size: bool = True):
     """One metric over the swept setting (mean +- std over seeds), controls as lines.
 
     Parameters
@@ -64,6 +85,10 @@ def plot_sweep(result: dict, metric: str = "linear_probe", *, ax=None, controls:
         result's ``controls`` hold ``init_METRIC`` / ``pixels_METRIC``) as horizontal lines.
     label, color : optional
         Legend entry and colour of the measurements.
+    true_size : bool, default True
+        Start the axis at 0 (and end it at 1 for accuracies and SSIM:
+        :func:`true_size_limits`) instead of zooming on the data. Pair the panel with
+        :func:`plot_differences` to read small differences with their intervals.
 
     Returns
     -------
@@ -77,8 +102,8 @@ def plot_sweep(result: dict, metric: str = "linear_probe", *, ax=None, controls:
     ...                            "0.75": {"mean": 0.6, "std": 0.0}}},
     ...        "controls": [{"seed": 0, "metrics": {"pixels_knn": 0.55}}]}
     >>> ax = plot_sweep(res, "knn")
-    >>> len(ax.containers), len(ax.lines) > 1
-    (1, True)
+    >>> len(ax.containers), len(ax.lines) > 1, [float(y) for y in ax.get_ylim()]
+    (1, True, [0.0, 1.0])
     >>> plt.close("all")
     """
     values, means, stds = sweep_points(result, metric)
@@ -99,21 +124,29 @@ def plot_sweep(result: dict, metric: str = "linear_probe", *, ax=None, controls:
         ax.set_xticks(xs, [str(v) for v in values])
     ax.set_xlabel(_LABELS.get(result.get("parameter"), result.get("parameter", "")))
     ax.set_ylabel(_METRICS.get(metric, metric))
-    ax.legend(loc="best", fontsize="small")
+    if true_size:
+        bottom, top = true_size_limits(metric)
+        ax.set_ylim(bottom, top if top is not None else ax.get_ylim()[1])
+    ax.legend(loc="lower right" if true_size else "best", fontsize="small")
     return ax
 
 
 def plot_sweep_panels(result: dict, metrics=("linear_probe", "knn", "partial_ft"), *,
-                      fig=None):
+                      fig=None, true_size: bool = True):
     """One panel per metric of a sweep, side by side, each with its controls.
+
+    The figure is at most :data:`MAX_WIDTH_IN` inches wide; each panel is drawn by
+    :func:`plot_sweep` (at true size unless ``true_size=False``), and only the first carries
+    the legend, since every panel has the same entries.
 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
     >>> res = {"values": [1], "parameter": "decoder_depth", "seeds": [0], "paper": {},
     ...        "summary": {"knn": {"1": {"mean": 0.5, "std": 0.0}}}}
-    >>> len(plot_sweep_panels(res, ("knn",)).axes)
-    1
+    >>> fig = plot_sweep_panels(res, ("knn",))
+    >>> len(fig.axes), bool(fig.get_figwidth() <= MAX_WIDTH_IN)
+    (1, True)
     >>> plt.close("all")
     """
     import matplotlib.pyplot as plt
@@ -121,10 +154,14 @@ def plot_sweep_panels(result: dict, metrics=("linear_probe", "knn", "partial_ft"
     metrics = [m for m in metrics if m in result.get("summary", {})]
     if not metrics:
         raise ValueError("none of the metrics is in this result.")
-    fig = fig or plt.figure(figsize=(4.2 * len(metrics), 3.3), layout="constrained")
+    width = min(MAX_WIDTH_IN, 3.2 * len(metrics))
+    fig = fig or plt.figure(figsize=(width, 3.4), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for i, (ax, metric) in enumerate(zip(axes, metrics)):
-        plot_sweep(result, metric, ax=ax, color=OKABE_ITO[(2 * i) % 4])
+        plot_sweep(result, metric, ax=ax, color=OKABE_ITO[(2 * i) % 4], true_size=true_size,
+                   label="MAE" if i else None)
+        if i:
+            ax.get_legend().remove()
     return fig
 
 
@@ -210,3 +247,65 @@ def plot_differences(result: dict, reference, metrics=("linear_probe", "knn", "p
     ax.set_ylabel(f"difference from {reference} ({unit})")
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def readout_toy(kind: str, n: int = 600, *, seed: int = 0):
+    """Toy 2-D features on a noisy unit circle, labelled by angle: ``(features, labels)``.
+
+    ``kind="halves"``: the class is the half-plane (a direction separates the classes);
+    ``kind="sectors"``: alternating quarter sectors (an XOR: no direction separates them, but
+    neighbours by angle, which a cosine k-NN reads, share their class). For the picture of how
+    a linear probe and a k-NN vote read features (chapter 9).
+
+    Examples
+    --------
+    >>> z, y = readout_toy("sectors", 8)
+    >>> tuple(z.shape), sorted(set(y.tolist())) <= [0, 1]
+    ((8, 2), True)
+    """
+    import torch
+
+    if kind not in ("halves", "sectors"):
+        raise ValueError(f"kind must be 'halves' or 'sectors'; got {kind!r}.")
+    gen = torch.Generator().manual_seed(seed)
+    angle = 2 * torch.pi * torch.rand(n, generator=gen)
+    radius = 1 + 0.1 * torch.randn(n, generator=gen)
+    z = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
+    sector = (angle // (torch.pi / 2)).long()
+    y = (sector // 2) if kind == "halves" else (sector % 2)
+    return z, y
+
+
+def plot_readout_geometry(toys: dict, accuracies: dict | None = None, *, fig=None):
+    """One panel per toy feature set, points coloured by class, readout accuracies in the title.
+
+    ``toys`` maps a name to ``(features (N, 2), labels (N,))`` (:func:`readout_toy`);
+    ``accuracies`` maps the same name to ``{readout: accuracy}``.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plot_readout_geometry({"halves": readout_toy("halves", 50)},
+    ...                             {"halves": {"linear probe": 0.98, "k-NN": 0.97}})
+    >>> len(fig.axes), bool(fig.get_figwidth() <= MAX_WIDTH_IN)
+    (1, True)
+    >>> plt.close("all")
+    """
+    import matplotlib.pyplot as plt
+
+    fig = fig or plt.figure(figsize=(min(MAX_WIDTH_IN, 3.1 * len(toys)), 3.4),
+                            layout="constrained")
+    axes = fig.subplots(1, len(toys), squeeze=False)[0]
+    for ax, (name, (z, y)) in zip(axes, toys.items()):
+        z, y = z.numpy(), y.numpy()
+        for c, marker in ((0, "o"), (1, "^")):
+            ax.scatter(*z[y == c].T, s=9, marker=marker, color=OKABE_ITO[4 * c],
+                       label=f"class {c}")
+        scores = (accuracies or {}).get(name, {})
+        ax.set_title(name + "".join(f"\n{k}: {100 * v:.0f} %" for k, v in scores.items()),
+                     fontsize="small")
+        ax.set_aspect("equal")
+        ax.set_xlabel("feature 1")
+    axes[0].set_ylabel("feature 2")
+    axes[0].legend(fontsize="small", loc="center")
+    return fig

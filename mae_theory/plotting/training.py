@@ -5,8 +5,13 @@ from __future__ import annotations
 from .style import _new_axes, _np
 
 
-def plot_loss_curve(history, *, ax=None, label: str | None = None, show_lr: bool = False):
-    """Training loss against step on a log scale (and the learning rate on a twin axis).
+def plot_loss_curve(history, *, ax=None, label: str | None = None, show_lr: bool = False,
+                    lr_ax=None):
+    r"""Training loss against step on a log scale (and the learning rate in its own panel).
+
+    The learning rate $\eta$ is never drawn on a second y-axis of the loss panel: two scales on
+    one panel make any two curves look related. With ``show_lr=True`` it gets a panel of its
+    own below the loss, sharing the step axis.
 
     Parameters
     ----------
@@ -18,11 +23,15 @@ def plot_loss_curve(history, *, ax=None, label: str | None = None, show_lr: bool
     label : str, optional
         Legend entry for this curve.
     show_lr : bool, default False
-        Also draw ``"lr"`` (dashed, right axis).
+        Also draw ``"lr"`` (the schedule $\eta$), in ``lr_ax`` or, when neither ``ax`` nor
+        ``lr_ax`` is given, in a second panel below the loss (a new two-row figure).
+    lr_ax : matplotlib.axes.Axes, optional
+        The panel for the learning rate; needed with ``show_lr=True`` when ``ax`` is given.
 
     Returns
     -------
     matplotlib.axes.Axes
+        The loss panel (the learning-rate panel is ``ax.figure.axes[1]`` when it was made here).
 
     Examples
     --------
@@ -31,6 +40,9 @@ def plot_loss_curve(history, *, ax=None, label: str | None = None, show_lr: bool
     >>> ax = plot_loss_curve(hist, label="digits")
     >>> ax.get_yscale(), len(ax.lines)
     ('log', 1)
+    >>> ax = plot_loss_curve(hist, show_lr=True)  # two stacked panels, no twin axis
+    >>> [a.get_ylabel() for a in ax.figure.axes]
+    ['loss', 'learning rate $\\eta$']
     >>> plt.close("all")
     """
     if len(history) == 0:
@@ -40,15 +52,26 @@ def plot_loss_curve(history, *, ax=None, label: str | None = None, show_lr: bool
     if missing:
         raise ValueError(f"every history entry needs the keys {keys}; missing {missing}.")
     step = [float(row["step"]) for row in history]
+    if show_lr and lr_ax is None:
+        if ax is not None:
+            raise ValueError("show_lr=True draws the learning rate in its own panel (no twin "
+                             "axes); pass lr_ax=, or leave ax out to get a two-panel figure.")
+        import matplotlib.pyplot as plt
+
+        _, (ax, lr_ax) = plt.subplots(2, 1, figsize=(5.2, 4.2), sharex=True,
+                                        height_ratios=(2.2, 1.0), layout="constrained")
     ax = _new_axes(ax)
     ax.plot(step, [float(row["loss"]) for row in history], label=label)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     if show_lr:
-        twin = ax.twinx()
-        twin.plot(step, [float(row["lr"]) for row in history], color="0.4", linestyle="--")
-        twin.set_ylabel("learning rate")
+        lr_ax.plot(step, [float(row["lr"]) for row in history], color="0.3")
+        lr_ax.set_ylim(bottom=0.0)
+        lr_ax.set_xlabel("step")
+        lr_ax.set_ylabel(r"learning rate $\eta$")
+        if lr_ax.get_shared_x_axes().joined(ax, lr_ax):
+            ax.set_xlabel("")
     if label is not None:
         ax.legend()
     return ax

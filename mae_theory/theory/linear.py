@@ -1,10 +1,13 @@
 """The linear MAE in closed form (chapter 10).
 
-Signals x in R^n on a ring, Gaussian with a stationary covariance Sigma; patches of p
-consecutive coordinates; a mask hides n_mask of the L = n/p patches. The linear MAE predicts
-x_hat = W (v * x) with W = D E (encoder E: k x n, decoder D: n x k) and is scored on the masked
-coordinates only. Everything here is exact except :func:`linear_mae_optimum` for k < n, which
-minimises the exact expected loss by alternating least squares (no closed form is known).
+Signals x in R^n on a ring, Gaussian with a stationary covariance Q (``cov``); patches of p
+consecutive coordinates; a mask hides n_mask of the L = n/p patches (the masked pixels are
+:math:`\\mathcal M`, the visible ones :math:`\\mathcal V`, with 0/1 indicator
+:math:`\\mathbb 1_{\\mathcal V}`). The linear MAE predicts
+:math:`\\hat x = P (\\mathbb 1_{\\mathcal V} \\odot x)` with the linear predictor P = F E (encoder
+E: d x n, decoder F: n x d) and is scored on the masked coordinates only. Everything here is
+exact except :func:`linear_mae_optimum` for d < n, which minimises the exact expected loss by
+alternating least squares (no closed form is known).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ def exponential_covariance(
 ) -> np.ndarray:
     """Stationary covariance on a ring of ``n`` pixels: a sum of exponential kernels.
 
-    .. math:: \\Sigma_{ij} = \\sum_s w_s \\exp(-d(i, j)/\\ell_s) + \\epsilon \\, 1[i = j],
-              \\qquad d(i, j) = \\min(|i-j|, n-|i-j|)
+    .. math:: Q_{ij} = \\sum_s w_s \\exp(-\\operatorname{dist}(i, j)/\\ell_s)
+              + \\epsilon \\, 1[i = j], \\qquad \\operatorname{dist}(i, j) = \\min(|i-j|, n-|i-j|)
 
     Parameters
     ----------
@@ -98,22 +101,22 @@ def _patch_mask_probs(n: int, patch_size: int, mask_ratio: float):
 
 
 def expected_masked_loss(w, cov, patch_size: int, mask_ratio: float) -> float:
-    """Exact expected masked loss of a linear predictor ``x_hat = W (v * x)``, random masks.
+    """Exact expected masked loss of a linear predictor ``x_hat = P (1_vis * x)``, random masks.
 
-    .. math:: \\mathcal{L}(W) = \\frac{1}{|M|}\\,\\mathbb{E}_{x, M}
-              \\sum_{i \\in M} (W_{i\\cdot}(v \\odot x) - x_i)^2
-              = \\frac{1}{|M|} \\sum_i \\bigl(W_i^\\top A_i W_i - 2 b_i^\\top W_i
-              + P(i \\in M)\\Sigma_{ii}\\bigr)
+    .. math:: \\mathcal{L}(P) = \\frac{1}{|\\mathcal M|}\\,\\mathbb{E}_{x, \\mathcal M}
+              \\sum_{i \\in \\mathcal M} (P_{i\\cdot}(\\mathbb 1_{\\mathcal V} \\odot x) - x_i)^2
+              = \\frac{1}{|\\mathcal M|} \\sum_i \\bigl(P_i^\\top \\mathcal A_i P_i
+              - 2 \\mathbf b_i^\\top P_i + \\Pr(i \\in \\mathcal M) Q_{ii}\\bigr)
 
-    with ``A_i[j, l] = P(i in M, j, l in V) Sigma_jl`` and ``b_i[j] = P(i in M, j in V)
-    Sigma_ij``; ``v`` is 1 on visible pixels, ``|M|`` the number of masked pixels.
+    with ``A_i[j, l] = Pr(i masked, j and l visible) Q_jl`` and ``b_i[j] = Pr(i masked, j
+    visible) Q_ij``; ``|M|`` is the number of masked pixels.
 
     Parameters
     ----------
     w : array, shape (n, n)
-        ``W = D E``.
+        The linear predictor ``P = F E``.
     cov : array, shape (n, n)
-        ``Sigma``.
+        The covariance ``Q``.
     patch_size, mask_ratio : int, float
         ``p`` and ``r``.
 
@@ -168,17 +171,17 @@ def _row_systems(cov, patch_size, mask_ratio):
 
 
 def optimal_linear_predictor(cov, patch_size: int, mask_ratio: float) -> np.ndarray:
-    """The full-rank (``k = n``) optimum over random masks: one normal equation per row.
+    """The full-rank (``d = n``) optimum over random masks: one normal equation per row.
 
-    .. math:: W^*_{i\\cdot} = A_i^{+} b_i
+    .. math:: P^*_{i\\cdot} = \\mathcal A_i^{+} \\mathbf b_i
 
     For a single fixed mask this reduces to the conditional mean
-    :math:`\\Sigma_{MV}\\Sigma_{VV}^{-1}` (see :func:`fixed_mask_optimum`).
+    :math:`Q_{\\mathcal M\\mathcal V}Q_{\\mathcal V\\mathcal V}^{-1}` (:func:`fixed_mask_optimum`).
 
     Returns
     -------
     numpy.ndarray, shape (n, n)
-        ``W*``; its row ``i`` weights the pixels used to predict pixel ``i``.
+        ``P*``; its row ``i`` weights the pixels used to predict pixel ``i``.
 
     Examples
     --------
@@ -193,25 +196,28 @@ def optimal_linear_predictor(cov, patch_size: int, mask_ratio: float) -> np.ndar
 
 
 def fixed_mask_optimum(cov, masked, rank: int | None = None):
-    """Best rank-``k`` linear predictor of the masked pixels from the visible ones, one mask.
+    """Best rank-``d`` linear predictor of the masked pixels from the visible ones, one mask.
 
-    Reduced-rank regression: with :math:`B = \\Sigma_{MV}\\Sigma_{VV}^{-1}` and ``U_k`` the
-    top-``k`` eigenvectors of :math:`C = \\Sigma_{MV}\\Sigma_{VV}^{-1}\\Sigma_{VM}`, the
-    decoder is ``U_k``, the encoder ``U_k^T B``, and the loss per masked pixel is
-    :math:`(\\operatorname{tr}\\Sigma_{MM} - \\sum_{j \\le k}\\lambda_j(C)) / |M|`.
+    Reduced-rank regression: with the conditional mean
+    :math:`P_{\\mathrm{cm}} = Q_{\\mathcal M\\mathcal V}Q_{\\mathcal V\\mathcal V}^{-1}` and
+    ``Y_d`` the top-``d`` eigenvectors of
+    :math:`\\Psi = P_{\\mathrm{cm}} Q_{\\mathcal V\\mathcal M}`, the decoder is ``Y_d``,
+    the encoder ``Y_d^T P_cm``, and the loss per masked pixel is
+    :math:`(\\operatorname{tr}Q_{\\mathcal M\\mathcal M} - \\sum_{j \\le d}\\sigma_j(\\Psi))
+    / |\\mathcal M|`.
 
     Parameters
     ----------
     cov : array, shape (n, n)
     masked : array of bool, shape (n,)
-        True on masked pixels (``M``).
+        True on masked pixels (the set ``M``).
     rank : int, optional
-        ``k``; default ``|M|`` (no bottleneck: the conditional mean).
+        ``d``; default ``|M|`` (no bottleneck: the conditional mean).
 
     Returns
     -------
-    encoder : numpy.ndarray, shape (k, |V|)
-    decoder : numpy.ndarray, shape (|M|, k)
+    encoder : numpy.ndarray, shape (d, |V|)
+    decoder : numpy.ndarray, shape (|M|, d)
     loss : float
 
     Examples
@@ -233,7 +239,7 @@ def fixed_mask_optimum(cov, masked, rank: int | None = None):
             f"masked and one visible pixel; got shape {masked.shape}, {int(masked.sum())} masked."
         )
     n_m = int(masked.sum())
-    rank = n_m if rank is None else check_int("rank", rank, low=1, high=n_m, symbol="k")
+    rank = n_m if rank is None else check_int("rank", rank, low=1, high=n_m, symbol="d")
     s_mv, s_vv = cov[np.ix_(masked, ~masked)], cov[np.ix_(~masked, ~masked)]
     reg = np.linalg.solve(s_vv, s_mv.T).T  # Sigma_MV Sigma_VV^-1
     evals, evecs = np.linalg.eigh(reg @ s_mv.T)
@@ -245,22 +251,22 @@ def fixed_mask_optimum(cov, masked, rank: int | None = None):
 def linear_mae_optimum(cov, patch_size: int, mask_ratio: float, rank: int, *,
                        restarts: int = 0, seed: SeedLike = 0, iters: int = 200,
                        tol: float = 1e-10):
-    """Rank-``k`` linear MAE minimising the exact expected loss over random masks (numerically).
+    """Rank-``d`` linear MAE minimising the exact expected loss over random masks (numerically).
 
     Alternating least squares on :func:`expected_masked_loss`: with ``E`` fixed each decoder row
-    solves ``(E A_i E^T) d_i = E b_i``; with ``D`` fixed, ``E`` solves one linear system of
-    ``k n`` unknowns. Each step lowers the loss. The problem is not convex and ALS can stop at a
-    local optimum, so it starts from the top-``k`` principal directions and from ``restarts``
+    ``f_i`` solves ``(E A_i E^T) f_i = E b_i``; with ``F`` fixed, ``E`` solves one linear system
+    of ``d n`` unknowns. Each step lowers the loss. The problem is not convex and ALS can stop at
+    a local optimum, so it starts from the top-``d`` principal directions and from ``restarts``
     random subspaces (seeded by ``seed``: an int seeds numpy's generator directly, a
     ``torch.Generator`` through :func:`~mae_theory.runtime.derive_seed`) and returns the best:
-    a best-found optimum, not a certified one. For ``k = n`` it reaches
+    a best-found optimum, not a certified one. For ``d = n`` it reaches
     :func:`optimal_linear_predictor`.
 
     Returns
     -------
-    encoder : numpy.ndarray, shape (k, n)
+    encoder : numpy.ndarray, shape (d, n)
         Rows orthonormal.
-    decoder : numpy.ndarray, shape (n, k)
+    decoder : numpy.ndarray, shape (n, d)
     loss : float
 
     Examples
@@ -273,7 +279,7 @@ def linear_mae_optimum(cov, patch_size: int, mask_ratio: float, rank: int, *,
     """
     cov = _check_square(cov, "Sigma")
     n = cov.shape[0]
-    rank = check_int("rank", rank, low=1, high=n, symbol="k")
+    rank = check_int("rank", rank, low=1, high=n, symbol="d")
     restarts = check_int("restarts", restarts, low=0)
     iters = check_int("iters", iters, low=1)
     tol = check_float("tol", tol, low=0.0)
@@ -306,9 +312,10 @@ def linear_mae_optimum(cov, patch_size: int, mask_ratio: float, rank: int, *,
 
 
 def predictor_reach(w, *, periodic: bool = True) -> float:
-    """Mean distance between a predicted pixel and the pixels it uses, weighted by ``|W_ij|``.
+    """Mean distance between a predicted pixel and the pixels it uses, weighted by ``|P_ij|``.
 
-    .. math:: \\rho(W) = \\sum_{ij} |W_{ij}|\\, d(i, j) \\Big/ \\sum_{ij} |W_{ij}|
+    .. math:: \\operatorname{reach}(P) = \\sum_{ij} |P_{ij}|\\, \\operatorname{dist}(i, j)
+              \\Big/ \\sum_{ij} |P_{ij}|
 
     A short reach means the predictor interpolates from neighbours (short-range
     correlations); a long one means it relies on distant pixels.

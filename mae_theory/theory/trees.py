@@ -57,11 +57,11 @@ def _masked_leaves(tree: LatentTree, masked) -> frozenset[str]:
         items = [v for v, b in zip(tree.leaves, items) if int(b) == 1]
     bad = [v for v in items if not isinstance(v, str) or v not in tree.leaves]
     if bad:
-        raise ValueError(f"masked (M) must contain leaves of the tree; {bad} are not leaves. "
+        raise ValueError(f"masked (m) must contain leaves of the tree; {bad} are not leaves. "
                          f"The leaves are {tree.leaves}.")
     out = frozenset(items)
     if not out or len(out) == len(tree.leaves):
-        raise ValueError(f"masked (M) must hold at least one and not all of the "
+        raise ValueError(f"masked (m) must hold at least one and not all of the "
                          f"{len(tree.leaves)} leaves (both sides non-empty); got {len(out)}.")
     return out
 

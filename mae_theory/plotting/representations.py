@@ -1,4 +1,4 @@
-"""Figures of representations across layers and of measurements over seeds (chapters 1, 3, 5-8, 10)."""
+"""Figures of representations and of measurements over seeds (chapters 1, 3, 5-8, 10)."""
 
 from __future__ import annotations
 

@@ -244,7 +244,8 @@ class TokenMAE(nn.Module):
 
     # --- encoder / decoder -------------------------------------------------------------------
     def encode(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """:math:`\\hat c = E(x_V, m)`, shape ``(N, d)``; ``mask`` (N, L), 1 = masked, or None."""
+        """:math:`\\hat c = E(x_{m^c}, m)`, shape ``(N, d)``; ``mask`` (N, L), 1 = masked, or
+        None."""
         h = self.embed(x) + self.pos_embed
         if mask is None:
             mask = torch.zeros(x.shape[:2], device=x.device)

@@ -244,9 +244,9 @@ def plot_token_vs_image_mae(*, ax=None):
     :math:`x_l` of an image; the transformer encoder sees the visible patches :math:`\\mathcal V`, a
     transformer decoder predicts the pixels of the masked patches :math:`\\mathcal M`. Right: the
     token MAE of chapters 3-4, whose tokens are the leaves :math:`x_1, \\dots, x_L` of a latent tree
-    (one number each); an MLP maps the visible leaves (with their positions and the mask bits) to a
-    bottleneck :math:`\\hat c` of width :math:`d`, and an MLP decoder predicts the masked leaves
-    :math:`m`.
+    (one token of :math:`d_x` numbers each); an MLP maps the visible leaves (with their positions
+    and the mask bits) to a bottleneck :math:`\\hat c` of width :math:`d`, and an MLP decoder
+    predicts the masked leaves :math:`m`.
 
     Parameters
     ----------

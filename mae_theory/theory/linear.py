@@ -231,7 +231,8 @@ def fixed_mask_optimum(cov, masked, rank: int | None = None):
     masked = np.asarray(masked.detach().cpu() if hasattr(masked, "detach") else masked)
     if masked.dtype != bool and not (np.issubdtype(masked.dtype, np.integer)
                                      and np.isin(masked, (0, 1)).all()):
-        raise TypeError(f"masked (M) must be a boolean (or 0/1) vector; got {describe(masked)}.")
+        raise TypeError(f"masked (the masked set) must be a boolean (or 0/1) vector; "
+                        f"got {describe(masked)}.")
     masked = masked.astype(bool)
     if masked.shape != (cov.shape[0],) or masked.all() or not masked.any():
         raise ValueError(

@@ -354,7 +354,7 @@ def test_tree_theory_refuses_bad_input(seven, call, error, match):
     (lambda th: th.optimal_linear_predictor("cov", 1, 0.5), TypeError,
      r"Sigma must be a square \(n, n\) matrix of numbers"),
     (lambda th: th.fixed_mask_optimum(th.exponential_covariance(4), np.array([0.5, 0, 0, 1])),
-     TypeError, r"masked \(M\) must be a boolean"),
+     TypeError, r"masked \(the masked set\) must be a boolean"),
     (lambda th: th.fixed_mask_optimum(th.exponential_covariance(4),
                                       np.array([True, False, False, False]), rank=2),
      ValueError, r"rank \(d\) must be an integer in \[1, 1\]"),

@@ -17,6 +17,7 @@ BOOK = Path(__file__).resolve().parent.parent / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))
 IDS = [p.stem for p in CHAPTERS]
 LOOK_BACK = 4  # cells before a theorem in which its picture must appear
+PNG_KEYS = ("image/png", "application/papermill.record/image/png")  # shown, or glued for a caption
 
 
 def _cells(path):
@@ -29,8 +30,8 @@ def _text(cell) -> str:
 
 def _has_picture(cell) -> bool:
     if cell["cell_type"] == "code":
-        return any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {})
-                   for o in cell.get("outputs", []))
+        return any(k in o.get("data", {}) for o in cell.get("outputs", [])
+                   for k in (*PNG_KEYS, "image/svg+xml"))
     return bool(re.search(r"\{glue:figure\}|\{figure\}|!\[", _text(cell)))
 
 
@@ -109,9 +110,10 @@ def test_figures_fit_the_page_at_the_book_dpi(path):
     wide = []
     for i, cell in enumerate(_cells(path)):
         for out in cell.get("outputs", []):
-            png = out.get("data", {}).get("image/png")
-            if png and _png_width("".join(png) if isinstance(png, list) else png) > limit:
-                wide.append(i)
+            for key in PNG_KEYS:
+                png = out.get("data", {}).get(key)
+                if png and _png_width("".join(png) if isinstance(png, list) else png) > limit:
+                    wide.append(i)
     assert not wide, (f"{path.name}: figures in cells {wide} are wider than {PAGE_WIDTH_IN} in at "
                       f"{BOOK_STYLE['figure.dpi']} dpi; the page would shrink their labels below "
                       "9 pt")

@@ -117,3 +117,28 @@ def test_figures_fit_the_page_at_the_book_dpi(path):
     assert not wide, (f"{path.name}: figures in cells {wide} are wider than {PAGE_WIDTH_IN} in at "
                       f"{BOOK_STYLE['figure.dpi']} dpi; the page would shrink their labels below "
                       "9 pt")
+
+
+def test_folded_proofs_get_a_title_and_their_own_ids():
+    """The theme folds an admonition through its title and finds it by id: sphinx-proof gives
+    neither (no title, every proof id "proof"), so two folded proofs on a page would not fold."""
+    import importlib.util
+
+    from docutils import nodes
+
+    spec = importlib.util.spec_from_file_location("proof_dropdowns",
+                                                  BOOK / "_ext" / "proof_dropdowns.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    doc = nodes.document(None, None)
+    for text in ("Proof. First.", "Proof. Second."):
+        doc += nodes.admonition("", nodes.paragraph(text=text),
+                                classes=["proof", "proof", "dropdown"], ids=["proof"])
+    doc += nodes.admonition("", nodes.paragraph(text="Proof. Open."), classes=["proof"],
+                            ids=["proof"])
+    ext.title_folded_proofs(None, doc)
+    folded, open_ = list(doc.findall(nodes.admonition))[:2], list(doc.findall(nodes.admonition))[2]
+    assert [a["ids"] for a in folded] == [["proof-1"], ["proof-2"]]
+    assert all(isinstance(a[0], nodes.title) and a[0].astext() == "Proof" for a in folded)
+    assert [a[1].astext() for a in folded] == ["First.", "Second."]
+    assert open_["ids"] == ["proof"] and open_[0].astext() == "Proof. Open."

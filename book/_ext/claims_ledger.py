@@ -51,27 +51,44 @@ def claims_in_notebook(path: Path) -> list[dict]:
     return found
 
 
-def book_claims(env) -> dict[str, tuple[str, dict]]:
-    """Every claim of the book's chapters by key, with the document that holds its box.
+WORDS = ("confirmed", "not confirmed", "inconclusive")
 
-    Read once per build (cached on the Sphinx environment, keyed by the notebooks' mtimes).
+
+def book_records(env, *, note: bool = True) -> list[tuple[str, dict]]:
+    """(docname, record) of every claim in the book's chapters, in page order.
+
+    The notebooks are read once per build (cached on the Sphinx environment, keyed by their
+    mtimes); with ``note`` the current page is rebuilt whenever any of them changes.
     """
     docs = sorted(d for d in env.found_docs if Path(env.doc2path(d)).suffix == ".ipynb")
     stamp = tuple((d, Path(env.doc2path(d)).stat().st_mtime_ns) for d in docs)
     cached = getattr(env, "_mae_claims", None)
     if cached is None or cached[0] != stamp:
-        found = {}
-        for docname in docs:
-            for rec in claims_in_notebook(Path(env.doc2path(docname))):
-                found[rec["key"]] = (docname, rec)
-        env._mae_claims = (stamp, found)
+        rows = [(d, rec) for d in docs for rec in claims_in_notebook(Path(env.doc2path(d)))]
+        env._mae_claims = (stamp, rows)
+    if note:
+        for d in docs:
+            env.note_dependency(env.doc2path(d))
     return env._mae_claims[1]
+
+
+def _numbers(rec: dict) -> str:
+    lo, hi = rec["interval"]
+    return f"{rec['effect']:.3g} [{lo:.3g}, {hi:.3g}], n = {rec['n']}"
+
+
+def _verdict_link(env, docname: str, rec: dict, child) -> nodes.reference:
+    """A link to a claim's verdict box, styled by its verdict word."""
+    uri = env.app.builder.get_relative_uri(env.docname, docname) + f"#claim-{rec['key']}"
+    link = nodes.reference("", "", refuri=uri, internal=True,
+                           classes=[f"verdict-{rec['word'].replace(' ', '-')}"])
+    link += child
+    return link
 
 
 def measured(rec: dict) -> str:
     """The effect, its interval and n, as the ledger prints them."""
-    lo, hi = rec["interval"]
-    text = f"{rec['effect']:.3g} [{lo:.3g}, {hi:.3g}], n = {rec['n']}"
+    text = _numbers(rec)
     if rec.get("controls"):
         text += "; controls: " + ", ".join(f"{k} {v['word']}" for k, v in rec["controls"].items())
     return text
@@ -84,15 +101,8 @@ class ClaimsLedger(SphinxDirective):
 
     def run(self):
         env = self.env
-        rows = []
-        for docname in sorted(env.found_docs):
-            path = Path(env.doc2path(docname))
-            if path.suffix != ".ipynb":
-                continue
-            env.note_dependency(str(path))
-            rows += [(docname, rec) for rec in claims_in_notebook(path)]
-        counts = {w: sum(r["word"] == w for _, r in rows)
-                  for w in ("confirmed", "not confirmed", "inconclusive")}
+        rows = book_records(env)
+        counts = {w: sum(r["word"] == w for _, r in rows) for w in WORDS}
         summary = nodes.paragraph(text=f"{len(rows)} claims: " + ", ".join(
             f"{n} {w}" for w, n in counts.items()) + ".")
         table = nodes.table(classes=["claims-ledger"])
@@ -103,10 +113,8 @@ class ClaimsLedger(SphinxDirective):
         head += self._row([nodes.paragraph(text=c) for c in COLUMNS])
         body = nodes.tbody()
         for docname, rec in rows:
-            uri = env.app.builder.get_relative_uri(env.docname, docname) + f"#claim-{rec['key']}"
             link = nodes.paragraph()
-            link += nodes.reference("", rec["word"], refuri=uri, internal=True,
-                                    classes=[f"verdict-{rec['word'].replace(' ', '-')}"])
+            link += _verdict_link(env, docname, rec, nodes.Text(rec["word"]))
             body += self._row([nodes.paragraph(text=str(rec["chapter"])),
                                nodes.paragraph(text=rec["source"]),
                                nodes.paragraph(text=rec["statement"]),
@@ -132,11 +140,9 @@ class ClaimsScorecard(SphinxDirective):
     has_content = False
 
     def run(self):
-        words = ("confirmed", "not confirmed", "inconclusive")
         counts: dict[str, dict[str, int]] = {}
-        for docname, rec in book_claims(self.env).values():
-            self.env.note_dependency(self.env.doc2path(docname))
-            row = counts.setdefault(rec["source"], dict.fromkeys(words, 0))
+        for _, rec in book_records(self.env):
+            row = counts.setdefault(rec["source"], dict.fromkeys(WORDS, 0))
             row[rec["word"]] += 1
         table = nodes.table(classes=["claims-scorecard"])
         group = nodes.tgroup(cols=5)
@@ -144,13 +150,13 @@ class ClaimsScorecard(SphinxDirective):
         group += [nodes.colspec(colwidth=w) for w in (16, 8, 10, 10, 10)]
         head = nodes.thead()
         head += ClaimsLedger._row([nodes.paragraph(text=c)
-                                   for c in ("Source", "claims", *words)])
+                                   for c in ("Source", "claims", *WORDS)])
         body = nodes.tbody()
         for source in sorted(counts, key=lambda s: -sum(counts[s].values())):
             row = counts[source]
             body += ClaimsLedger._row([nodes.paragraph(text=source),
                                        nodes.paragraph(text=str(sum(row.values())))]
-                                      + [nodes.paragraph(text=str(row[w])) for w in words])
+                                      + [nodes.paragraph(text=str(row[w])) for w in WORDS])
         group += [head, body]
         return [table]
 
@@ -159,7 +165,7 @@ def claim_role(name, rawtext, text, lineno, inliner, options=None, content=None)
     """``{claim}`KEY``` -- the verdict word of claim KEY, linked to its box, with its numbers."""
     env = inliner.document.settings.env
     key = text.strip()
-    claims = book_claims(env)
+    claims = {rec["key"]: (d, rec) for d, rec in book_records(env, note=False)}
     if key not in claims:
         msg = inliner.reporter.error(
             f"claim {key!r} is declared by no chapter's verdict box; use one of the keys in the "
@@ -167,13 +173,8 @@ def claim_role(name, rawtext, text, lineno, inliner, options=None, content=None)
         return [inliner.problematic(rawtext, rawtext, msg)], [msg]
     docname, rec = claims[key]
     env.note_dependency(env.doc2path(docname))
-    uri = env.app.builder.get_relative_uri(env.docname, docname) + f"#claim-{key}"
-    word = nodes.reference("", "", refuri=uri, internal=True,
-                           classes=[f"verdict-{rec['word'].replace(' ', '-')}"])
-    word += nodes.strong(text=rec["word"])
-    lo, hi = rec["interval"]
-    numbers = nodes.Text(f" ({rec['effect']:.3g} [{lo:.3g}, {hi:.3g}], n = {rec['n']})")
-    return [word, numbers], []
+    word = _verdict_link(env, docname, rec, nodes.strong(text=rec["word"]))
+    return [word, nodes.Text(f" ({_numbers(rec)})")], []
 
 
 def setup(app):

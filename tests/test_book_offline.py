@@ -79,7 +79,8 @@ def test_config_loads_the_vendored_files_only():
 
 
 def test_repository_buttons_follow_the_repository_url():
-    links = _load(ROOT / "book" / "_ext" / "repository_links.py", "repository_links")
+    import repository_links as links  # book/_ext, on the test path (pyproject)
+
     launch = {"binderhub_url": "https://mybinder.org", "colab_url": "https://colab.x",
               "notebook_interface": "jupyterlab"}
     off = links.repository_buttons({"repository_url": "", "launch_buttons": launch})

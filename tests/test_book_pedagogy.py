@@ -122,14 +122,9 @@ def test_figures_fit_the_page_at_the_book_dpi(path):
 def test_folded_proofs_get_a_title_and_their_own_ids():
     """The theme folds an admonition through its title and finds it by id: sphinx-proof gives
     neither (no title, every proof id "proof"), so two folded proofs on a page would not fold."""
-    import importlib.util
-
+    import proof_dropdowns as ext  # book/_ext, on the test path (pyproject)
     from docutils import nodes
 
-    spec = importlib.util.spec_from_file_location("proof_dropdowns",
-                                                  BOOK / "_ext" / "proof_dropdowns.py")
-    ext = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ext)
     doc = nodes.document(None, None)
     for text in ("Proof. First.", "Proof. Second."):
         doc += nodes.admonition("", nodes.paragraph(text=text),

@@ -6,26 +6,17 @@ hide. The chapters may not use the retired symbols, and every glossary term's fi
 chapter is a link to the glossary.
 """
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
+import claims_ledger  # book/_ext, on the test path (pyproject)
+import glossary_terms
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, BOOK / "_ext" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-glossary_terms = _load("glossary_terms")
 
 
 def _split_top(text: str) -> list[str]:
@@ -138,8 +129,7 @@ def test_the_linker_links_the_first_use_only_and_skips_code_math_and_headings(tm
 
 def test_every_cited_claim_exists():
     """The {claim} role fails the build on an unknown key; this says which key, without a build."""
-    ledger = _load("claims_ledger")
-    keys = {r["key"] for p in CHAPTERS for r in ledger.claims_in_notebook(p)}
+    keys = {r["key"] for p in CHAPTERS for r in claims_ledger.claims_in_notebook(p)}
     cited = {}
     for page in [*BOOK.glob("*.md"), *CHAPTERS]:
         text = page.read_text(encoding="utf-8")
